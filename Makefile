@@ -1,0 +1,32 @@
+# Two entry points for a fresh machine: `make demo` (the main job) and `make test`.
+# Each creates the virtualenv and installs the project with all extras first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: install demo test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[all,dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/py-code-mode run examples/minimal/job.py --base .demo --executor subprocess
+
+test: install
+	$(PY) -m ruff check core integrations tests bench examples
+	$(PY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
+
+lint: install
+	$(PY) -m ruff check core integrations tests bench examples
+	$(PY) -m ruff format --check core integrations tests bench examples
+
+bench: install
+	$(PY) bench/executors.py
+
+clean:
+	rm -rf $(VENV) .demo bench/results

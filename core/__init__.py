@@ -1,0 +1,96 @@
+"""py-code-mode: let AI agents write Python with tools, skills, artifacts and deps.
+
+The public API is re-exported here lazily (PEP 562), so ``import py_code_mode`` stays fast and
+the subprocess worker can import ``py_code_mode.errors`` without loading anything else.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS: dict[str, str] = {
+    "Session": ".session",
+    "ExecutionResult": ".types",
+    "Artifact": ".types",
+    "JsonSchema": ".types",
+    "FileStorage": ".storage.file",
+    "StorageBackend": ".storage.protocol",
+    "Executor": ".execution.protocol",
+    "Capability": ".execution.protocol",
+    "InProcessExecutor": ".execution.in_process",
+    "InProcessConfig": ".execution.in_process",
+    "SubprocessExecutor": ".execution.subprocess_executor",
+    "SubprocessConfig": ".execution.subprocess_executor",
+    "SUBPROCESS_AVAILABLE": ".execution",
+    "CONTAINER_AVAILABLE": ".execution",
+}
+_ERRORS = [
+    "CodeModeError",
+    "ConfigurationError",
+    "ExecutionError",
+    "WorkerError",
+    "StorageError",
+    "StorageReadError",
+    "StorageWriteError",
+    "ToolError",
+    "ToolNotFoundError",
+    "ToolCallError",
+    "ToolTimeoutError",
+    "SkillError",
+    "SkillNotFoundError",
+    "SkillValidationError",
+    "SkillExecutionError",
+    "ArtifactError",
+    "ArtifactNotFoundError",
+    "ArtifactNameError",
+    "ArtifactWriteError",
+    "DepsError",
+    "DependencyError",
+    "RuntimeDepsDisabledError",
+]
+_EXPORTS.update({name: ".errors" for name in _ERRORS})
+
+# Not available yet in this build; the names stay importable (as in the reference, where they
+# are None when their executor cannot run).
+ContainerExecutor: Any = None
+ContainerConfig: Any = None
+
+__all__ = sorted([*_EXPORTS, "ContainerExecutor", "ContainerConfig", "__version__"])
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("py-code-mode")
+    except PackageNotFoundError:  # running from a source tree
+        return "0.0.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = value = _version()
+        return value
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'py_code_mode' has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from .errors import *  # noqa: F403
+    from .execution import CONTAINER_AVAILABLE, SUBPROCESS_AVAILABLE
+    from .execution.in_process import InProcessConfig, InProcessExecutor
+    from .execution.protocol import Capability, Executor
+    from .execution.subprocess_executor import SubprocessConfig, SubprocessExecutor
+    from .session import Session
+    from .storage.file import FileStorage
+    from .storage.protocol import StorageBackend
+    from .types import Artifact, ExecutionResult, JsonSchema

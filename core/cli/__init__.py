@@ -1,0 +1,1 @@
+"""The ``py-code-mode`` command line."""

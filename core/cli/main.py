@@ -1,0 +1,96 @@
+"""``py-code-mode``: run code in a session over a base folder, from the shell.
+
+Subcommands:
+
+* ``run [-c CODE | FILE] --base DIR --executor inprocess|subprocess --timeout S [--json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+DEFAULT_BASE = "~/.code-mode"
+EXECUTORS = ("inprocess", "subprocess")
+
+
+def _session(base: str, executor: str, timeout: float | None) -> Any:
+    from ..session import Session
+
+    if executor == "subprocess":
+        return Session.subprocess(base, timeout=timeout)
+    return Session.inprocess(base, timeout=timeout)
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return None
+
+
+async def _run(args: argparse.Namespace) -> int:
+    if args.code is not None:
+        code = args.code
+    elif args.file == "-":
+        code = sys.stdin.read()
+    else:
+        try:
+            code = Path(args.file).read_text(encoding="utf-8")
+        except OSError as exc:
+            print(f"py-code-mode: cannot read {args.file}: {exc}", file=sys.stderr)
+            return 2
+    async with _session(args.base, args.executor, args.timeout) as session:
+        result = await session.run(code)
+    if args.json:
+        payload = result.model_dump(mode="python", exclude={"value"})
+        payload["value"] = _jsonable(result.value)
+        payload["is_ok"] = result.is_ok
+        print(json.dumps(payload, indent=2, default=str))
+    else:
+        if result.stdout:
+            sys.stdout.write(result.stdout)
+            if not result.stdout.endswith("\n"):
+                sys.stdout.write("\n")
+        if result.stderr:
+            sys.stderr.write(result.stderr)
+        if result.error is not None:
+            sys.stderr.write((result.traceback or result.error).rstrip("\n") + "\n")
+        elif result.repr is not None:
+            print(result.repr)
+    return 0 if result.is_ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="py-code-mode",
+        description="Run agent code in a session with tools, skills, artifacts and deps.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run code in a session and print its result")
+    source = run.add_mutually_exclusive_group(required=True)
+    source.add_argument("-c", "--code", help="the code to run")
+    source.add_argument("file", nargs="?", help="a Python file to run ('-' reads standard input)")
+    run.add_argument("--base", default=DEFAULT_BASE, help=f"base folder (default {DEFAULT_BASE})")
+    run.add_argument("--executor", choices=EXECUTORS, default="subprocess")
+    run.add_argument(
+        "--timeout", type=float, default=None, help="seconds before the run is stopped"
+    )
+    run.add_argument("--json", action="store_true", help="print the full result as JSON")
+    run.set_defaults(handler=_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return asyncio.run(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

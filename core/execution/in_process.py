@@ -1,0 +1,320 @@
+"""InProcessExecutor: runs code in the host process. Fastest; for trusted code only.
+
+Each executor owns one persistent thread that runs its cells (a thread per run would add a
+tail of several milliseconds). Running off the event loop thread keeps the loop free, lets sync
+namespace calls reach async host code without deadlock, and lets a timeout interrupt a
+pure-Python loop by raising an asynchronous exception in that thread. Output is captured per
+thread through a router installed on ``sys.stdout``/``sys.stderr``, so two sessions running at
+once never see each other's output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import sys
+import threading
+import time
+from concurrent.futures import Future
+from contextvars import ContextVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..types import ExecutionResult
+from .protocol import Capability
+from .worker import (
+    DEFAULT_OUTPUT_LIMIT,
+    CappedWriter,
+    compile_cell,
+    describe_exception,
+    execute_cell,
+    safe_repr,
+)
+
+_CAPTURE: ContextVar[tuple[CappedWriter, CappedWriter] | None] = ContextVar(
+    "py_code_mode_capture", default=None
+)
+_GRACE_SECONDS = 1.0
+
+
+class _StreamRouter:
+    """Stands in for sys.stdout/sys.stderr: writes go to the current run's buffer, if any."""
+
+    def __init__(self, wrapped: Any, index: int) -> None:
+        self._wrapped = wrapped
+        self._index = index
+
+    def write(self, s: str) -> int:
+        capture = _CAPTURE.get()
+        if capture is not None:
+            return capture[self._index].write(s)
+        return self._wrapped.write(s)  # type: ignore[no-any-return]
+
+    def flush(self) -> None:
+        if _CAPTURE.get() is None:
+            self._wrapped.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._wrapped, name)
+
+
+def _install_routers() -> None:
+    # Re-checked on every run: test runners and others may have replaced the streams since.
+    if not isinstance(sys.stdout, _StreamRouter):
+        sys.stdout = _StreamRouter(sys.stdout, 0)  # type: ignore[assignment]
+    if not isinstance(sys.stderr, _StreamRouter):
+        sys.stderr = _StreamRouter(sys.stderr, 1)  # type: ignore[assignment]
+
+
+class CellTimeout(BaseException):
+    """Raised inside a cell's thread when its run timed out."""
+
+
+@dataclass(frozen=True)
+class InProcessConfig:
+    """Settings of an :class:`InProcessExecutor` (fields as in the reference project)."""
+
+    default_timeout: float | None = 30.0
+    allow_runtime_deps: bool = True
+    tools_path: Path | str | None = None
+    deps: tuple[str, ...] | None = None
+    deps_file: Path | str | None = None
+    ipc_timeout: float | None = 30.0
+    output_limit: int = DEFAULT_OUTPUT_LIMIT
+
+    def __post_init__(self) -> None:
+        if self.default_timeout is not None and self.default_timeout <= 0:
+            raise ValueError("default_timeout must be > 0 or None")
+        if self.deps is not None and not isinstance(self.deps, tuple):
+            object.__setattr__(self, "deps", tuple(self.deps))
+
+
+class _Job:
+    __slots__ = ("fn", "future", "interrupted")
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+        self.future: Future[Any] = Future()
+        self.interrupted = False
+
+
+class _CellThread:
+    """One persistent thread that runs jobs in order and can be interrupted."""
+
+    def __init__(self, name: str) -> None:
+        self._jobs: list[_Job] = []
+        self._ready = threading.Condition()
+        self._lock = threading.Lock()
+        self._current: _Job | None = None
+        self._stopped = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Any) -> _Job:
+        job = _Job(fn)
+        with self._ready:
+            self._jobs.append(job)
+            self._ready.notify()
+        return job
+
+    def interrupt(self, job: _Job) -> None:
+        with self._lock:
+            if self._current is job and not job.interrupted:
+                job.interrupted = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(self._thread.ident or 0), ctypes.py_object(CellTimeout)
+                )
+
+    def stop(self) -> None:
+        with self._ready:
+            self._stopped = True
+            self._ready.notify()
+
+    def _main(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        while True:
+            try:
+                with self._ready:
+                    while not self._jobs and not self._stopped:
+                        self._ready.wait()
+                    if self._stopped:
+                        break
+                    job = self._jobs.pop(0)
+                with self._lock:
+                    self._current = job
+                try:
+                    result = job.fn(self.loop)
+                except BaseException as exc:
+                    result = exc
+                finally:
+                    with self._lock:
+                        self._current = None
+                        if job.interrupted:  # drop an interrupt that arrived too late to land
+                            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                                ctypes.c_ulong(self._thread.ident or 0), None
+                            )
+                job.future.set_result(result)
+            except CellTimeout:
+                continue
+        self.loop.close()
+
+
+class InProcessExecutor:
+    """Runs code in the host process (trusted code only; see docs/executors.md)."""
+
+    def __init__(
+        self,
+        registry: Any = None,
+        skill_library: Any = None,
+        artifact_store: Any = None,
+        deps_namespace: Any = None,
+        default_timeout: float | None = 30.0,
+        config: InProcessConfig | None = None,
+    ) -> None:
+        self.config = config or InProcessConfig(default_timeout=default_timeout)
+        self._registry = registry
+        self._skill_library = skill_library
+        self._artifact_store = artifact_store
+        self._deps_namespace = deps_namespace
+        self._globals: dict[str, Any] = {}
+        self._injected: dict[str, Any] = {}
+        self._thread: _CellThread | None = None
+        self._lock: asyncio.Lock | None = None
+        self._cells = 0
+        self._started = False
+        self._closed = False
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self, storage: Any = None) -> None:
+        if self._started:
+            return
+        from .host import HostNamespaces
+
+        artifacts = self._artifact_store
+        if artifacts is None and storage is not None:
+            artifacts = storage.get_artifact_store()
+        self._host = HostNamespaces(artifacts=artifacts)
+        self._injected = dict(self._host.objects)
+        self._reset_globals()
+        self._thread = _CellThread(f"py-code-mode-cell-{id(self):x}")
+        self._lock = asyncio.Lock()
+        self._started = True
+
+    def _reset_globals(self) -> None:
+        self._globals.clear()
+        self._globals.update({"__name__": "__main__", "__builtins__": __builtins__})
+        self._globals.update(self._injected)
+
+    async def reset(self) -> None:
+        """Clear user variables; the namespaces stay."""
+        if not self._started:
+            return
+        self._reset_globals()
+
+    async def close(self) -> None:
+        if self._thread is not None:
+            self._thread.stop()
+            self._thread = None
+        self._started = False
+        self._closed = True
+
+    async def __aenter__(self) -> InProcessExecutor:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- capabilities ------------------------------------------------------------------------
+
+    def supported_capabilities(self) -> set[str]:
+        return {Capability.TIMEOUT, Capability.RESET}
+
+    def supports(self, capability: str) -> bool:
+        return capability in self.supported_capabilities()
+
+    # --- running -----------------------------------------------------------------------------
+
+    def _run_cell(self, code: str, loop: asyncio.AbstractEventLoop) -> ExecutionResult:
+        """Runs in the cell thread."""
+        self._cells += 1
+        limit = self.config.output_limit
+        out, err = CappedWriter(limit), CappedWriter(limit)
+        # The user may have deleted or replaced a namespace; put it back for this cell.
+        for name, obj in self._injected.items():
+            if self._globals.get(name) is not obj:
+                self._globals[name] = obj
+        token = _CAPTURE.set((out, err))
+        start = time.perf_counter()
+        value: Any = None
+        error = tb = None
+        try:
+            cell = compile_cell(code, f"<cell-{self._cells}>")
+            value = execute_cell(cell, self._globals, loop.run_until_complete)
+        except CellTimeout:
+            error = "TimeoutError: interrupted"  # the caller replaces this with the timeout
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt from user code too
+            error, tb = describe_exception(exc)
+            value = None
+        finally:
+            _CAPTURE.reset(token)
+        return ExecutionResult(
+            value=value,
+            repr=safe_repr(value) if value is not None else None,
+            stdout=out.getvalue(),
+            stderr=err.getvalue(),
+            error=error,
+            traceback=tb,
+            duration_ms=(time.perf_counter() - start) * 1000.0,
+        )
+
+    async def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
+        if self._closed:
+            return ExecutionResult(error="Session is closed")
+        if not self._started:
+            await self.start()
+        if not isinstance(code, str):
+            return ExecutionResult(
+                error=f"TypeError: code must be a string, not {type(code).__name__}"
+            )
+        assert self._lock is not None
+        if timeout is None:
+            timeout = self.config.default_timeout
+        async with self._lock:
+            _install_routers()
+            return await self._run_in_thread(code, timeout)
+
+    async def _run_in_thread(self, code: str, timeout: float | None) -> ExecutionResult:
+        assert self._thread is not None
+        thread = self._thread
+        job = thread.submit(lambda loop: self._run_cell(code, loop))
+        waiter = asyncio.wrap_future(job.future)
+        try:
+            result = await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        except TimeoutError:
+            thread.interrupt(job)
+            try:
+                result = await asyncio.wait_for(asyncio.shield(waiter), _GRACE_SECONDS)
+            except TimeoutError:
+                # Stuck in a native call that ignores interrupts: abandon that thread.
+                thread.stop()
+                self._thread = _CellThread(f"py-code-mode-cell-{id(self):x}")
+                return ExecutionResult(
+                    error=(
+                        f"TimeoutError: Execution timed out after {timeout} seconds; the code "
+                        "was blocked in a native call and was abandoned (variables are kept)"
+                    ),
+                    duration_ms=(timeout + _GRACE_SECONDS) * 1000.0,
+                )
+            message = f"TimeoutError: Execution timed out after {timeout} seconds"
+            if isinstance(result, ExecutionResult):
+                return result.model_copy(
+                    update={"error": message, "traceback": None, "value": None, "repr": None}
+                )
+            return ExecutionResult(error=message, duration_ms=timeout * 1000.0)
+        if isinstance(result, BaseException):
+            return ExecutionResult(error=f"{type(result).__name__}: {result}")
+        return result  # type: ignore[no-any-return]

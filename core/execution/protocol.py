@@ -1,0 +1,64 @@
+"""The contract every executor fulfils, and the capability names sessions can ask about."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from ..storage.protocol import StorageBackend
+    from ..types import ExecutionResult
+
+
+class Capability:
+    """Names of optional executor features (``session.supports(Capability.TIMEOUT)``)."""
+
+    TIMEOUT = "timeout"
+    PROCESS_ISOLATION = "process_isolation"
+    NETWORK_ISOLATION = "network_isolation"
+    NETWORK_FILTERING = "network_filtering"
+    FILESYSTEM_ISOLATION = "filesystem_isolation"
+    CONTAINER_ISOLATION = "container_isolation"
+    MEMORY_LIMIT = "memory_limit"
+    CPU_LIMIT = "cpu_limit"
+    RESET = "reset"
+    DEPS_INSTALL = "deps_install"
+    DEPS_UNINSTALL = "deps_uninstall"
+
+    @classmethod
+    def all(cls) -> set[str]:
+        return {v for k, v in vars(cls).items() if k.isupper() and isinstance(v, str)}
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Runs code for a Session. Implementations: in-process, subprocess (and sandboxed)."""
+
+    async def start(self, storage: StorageBackend | None = None) -> None: ...
+
+    async def run(self, code: str, timeout: float | None = None) -> ExecutionResult: ...
+
+    async def reset(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def supports(self, capability: str) -> bool: ...
+
+    def supported_capabilities(self) -> set[str]: ...
+
+
+_BACKENDS: dict[str, type[Any]] = {}
+
+
+def register_backend(name: str, cls: type[Any]) -> None:
+    """Make an executor class available under ``name``."""
+    _BACKENDS[name] = cls
+
+
+def get_backend(name: str) -> type[Any]:
+    if name not in _BACKENDS:
+        raise KeyError(f"Unknown executor backend {name!r}. Known: {', '.join(sorted(_BACKENDS))}")
+    return _BACKENDS[name]
+
+
+def list_backends() -> list[str]:
+    return sorted(_BACKENDS)

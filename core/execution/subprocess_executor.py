@@ -1,0 +1,563 @@
+"""SubprocessExecutor: one long-lived worker process per session, spoken to over a pipe.
+
+The worker (``worker.py``, stdlib-only) runs the code; this host side owns the storage and every
+namespace object and answers the worker's RPC frames. Timeouts interrupt first (SIGINT: state
+survives if the code yields), then kill the whole process group and switch to a fresh worker. A
+worker that dies (segfault, ``os._exit``, out of memory) gives an error result, and the next run
+uses a fresh worker; a spare worker is kept warm so that this is near-instant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import WorkerError
+from ..types import ExecutionResult
+from .host import HostNamespaces
+from .protocol import Capability
+from .worker import DEFAULT_MAX_FRAME, DEFAULT_OUTPUT_LIMIT, HEADER, decode_data
+
+WORKER_PATH = Path(__file__).with_name("worker.py")
+_EOF: dict[str, Any] = {"op": "__eof__"}
+_MAX_QUEUED_FRAMES = 1000
+_STRAY_LIMIT = 64 * 1024
+_VERSION_RE = re.compile(r"^\d+\.\d+$")
+
+
+def _cache_home() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
+@dataclass(frozen=True)
+class SubprocessConfig:
+    """Settings of a :class:`SubprocessExecutor`.
+
+    The reference project's fields keep their meaning: ``python_version`` and ``venv_path``
+    (alias ``venv_dir``) choose the interpreter that runs the worker; ``base_deps``,
+    ``cache_venv`` and ``cleanup_venv_on_close`` are accepted (the worker needs no packages, so
+    no venv is built for it). The limits apply to the worker process and its children.
+    """
+
+    python_version: str | None = None
+    venv_path: Path | str | None = None
+    base_deps: tuple[str, ...] = ("ipykernel",)
+    startup_timeout: float = 30.0
+    default_timeout: float | None = 60.0
+    allow_runtime_deps: bool = True
+    cleanup_venv_on_close: bool | None = None
+    cache_venv: bool = True
+    tools_path: Path | str | None = None
+    deps: tuple[str, ...] | None = None
+    deps_file: Path | str | None = None
+    ipc_timeout: float | None = None
+    venv_dir: Path | str | None = None
+    python_executable: str | None = None
+    cwd: Path | str | None = None
+    env: dict[str, str] | None = None
+    memory_limit_mb: int | None = 2048
+    cpu_limit_seconds: int | None = None
+    max_open_files: int | None = 1024
+    max_processes: int | None = None
+    max_file_size_mb: int | None = 1024
+    output_limit: int = DEFAULT_OUTPUT_LIMIT
+    max_frame_bytes: int = DEFAULT_MAX_FRAME
+    interrupt_grace: float = 1.0
+    warm_spare: bool = True
+    extra_sys_path: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.python_version is not None and not _VERSION_RE.match(str(self.python_version)):
+            raise ValueError(f"python_version must look like '3.12', got {self.python_version!r}")
+        if self.startup_timeout <= 0:
+            raise ValueError("startup_timeout must be > 0")
+        if self.default_timeout is not None and self.default_timeout <= 0:
+            raise ValueError("default_timeout must be > 0 or None")
+        if self.venv_dir is not None and self.venv_path is None:
+            object.__setattr__(self, "venv_path", self.venv_dir)
+        if self.deps is not None and not isinstance(self.deps, tuple):
+            object.__setattr__(self, "deps", tuple(self.deps))
+        if self.python_version is None:
+            object.__setattr__(
+                self, "python_version", f"{sys.version_info.major}.{sys.version_info.minor}"
+            )
+
+    @staticmethod
+    def get_canonical_venv_path(version: str) -> Path:
+        return _cache_home() / "py-code-mode" / f"venv-{version}"
+
+    def get_resolved_cleanup(self) -> bool:
+        if self.cleanup_venv_on_close is None:
+            return not self.cache_venv
+        return self.cleanup_venv_on_close
+
+    def resolve_python(self) -> str:
+        """The interpreter that runs the worker."""
+        if self.python_executable:
+            return self.python_executable
+        if self.venv_path is not None:
+            python = Path(self.venv_path).expanduser() / "bin" / "python"
+            if not python.exists():
+                raise WorkerError(f"No Python interpreter at {python} (venv_path={self.venv_path})")
+            return str(python)
+        current = f"{sys.version_info.major}.{sys.version_info.minor}"
+        if self.python_version in (None, current):
+            return sys.executable
+        found = shutil.which(f"python{self.python_version}")
+        if found is None:
+            raise WorkerError(
+                f"python_version={self.python_version!r}: no 'python{self.python_version}' on PATH"
+            )
+        return found
+
+    def limits(self) -> dict[str, Any]:
+        return {
+            "memory_mb": self.memory_limit_mb,
+            "cpu_seconds": self.cpu_limit_seconds,
+            "open_files": self.max_open_files,
+            "processes": self.max_processes,
+            "file_size_mb": self.max_file_size_mb,
+            "core_mb": 0,
+        }
+
+
+class WorkerProcess:
+    """One running worker: its process, the frames it sent, and its stray output."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, max_frame: int) -> None:
+        self.proc = proc
+        self.max_frame = max_frame
+        self.frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.protocol_error: str | None = None
+        self._stray = bytearray()
+        self._stray_dropped = 0
+        self._reader = asyncio.create_task(self._read_frames())
+        self._stray_reader = asyncio.create_task(self._read_stray())
+
+    @classmethod
+    async def spawn(
+        cls, argv: list[str], env: dict[str, str], cwd: str | None, max_frame: int, timeout: float
+    ) -> WorkerProcess:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+                cwd=cwd,
+                start_new_session=True,  # its own process group, killed as a whole
+            )
+        except OSError as exc:
+            raise WorkerError(f"Could not start the worker ({argv[0]}): {exc}") from exc
+        worker = cls(proc, max_frame)
+        try:
+            ready = await worker.next_frame(timeout)
+        except TimeoutError:
+            ready = None
+        if ready is None or ready.get("op") != "ready":
+            await worker.kill()
+            detail = worker.take_stray().strip() or "no output"
+            raise WorkerError(f"The worker did not start within {timeout}s: {detail[-2000:]}")
+        return worker
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.returncode is None and self.protocol_error is None
+
+    async def _read_frames(self) -> None:
+        stream = self.proc.stdout
+        assert stream is not None
+        try:
+            while True:
+                (size,) = HEADER.unpack(await stream.readexactly(HEADER.size))
+                if size > self.max_frame:
+                    self.protocol_error = (
+                        f"the worker sent a frame of {size} bytes (limit {self.max_frame})"
+                    )
+                    break
+                body = await stream.readexactly(size)
+                try:
+                    message = json.loads(body)
+                except (ValueError, RecursionError) as exc:
+                    self.protocol_error = f"the worker sent a malformed frame ({exc})"
+                    break
+                if not isinstance(message, dict):
+                    self.protocol_error = "the worker sent a frame that is not an object"
+                    break
+                if self.frames.qsize() >= _MAX_QUEUED_FRAMES:
+                    self.protocol_error = "the worker flooded the channel with frames"
+                    break
+                self.frames.put_nowait(message)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self.frames.put_nowait(_EOF)
+
+    async def _read_stray(self) -> None:
+        stream = self.proc.stderr
+        assert stream is not None
+        with contextlib.suppress(ConnectionError):
+            while chunk := await stream.read(65536):
+                self._stray += chunk
+                if len(self._stray) > _STRAY_LIMIT:
+                    cut = len(self._stray) - _STRAY_LIMIT
+                    self._stray_dropped += cut
+                    del self._stray[:cut]
+
+    def take_stray(self) -> str:
+        text = self._stray.decode("utf-8", "replace")
+        if self._stray_dropped:
+            text = f"... [{self._stray_dropped} earlier bytes dropped]\n" + text
+        self._stray.clear()
+        self._stray_dropped = 0
+        return text
+
+    async def next_frame(self, timeout: float | None) -> dict[str, Any]:
+        """The next frame; ``_EOF`` once the worker is gone. Raises TimeoutError."""
+        return await asyncio.wait_for(self.frames.get(), timeout)
+
+    def drain_stale(self) -> bool:
+        """Drop frames left over from an earlier run; False if the worker is gone."""
+        while not self.frames.empty():
+            if self.frames.get_nowait() is _EOF:
+                self.frames.put_nowait(_EOF)
+                return False
+        return self.alive
+
+    async def send(self, message: dict[str, Any]) -> None:
+        stdin = self.proc.stdin
+        assert stdin is not None
+        data = json.dumps(message, separators=(",", ":")).encode("utf-8")
+        try:
+            stdin.write(HEADER.pack(len(data)) + data)
+            await stdin.drain()
+        except (ConnectionError, RuntimeError) as exc:
+            raise WorkerError(f"The worker's channel is closed: {exc}") from exc
+
+    def interrupt(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.send_signal(signal.SIGINT)
+
+    async def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.proc.wait(), 5.0)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._stray_reader), 1.0)
+        self._reader.cancel()
+        if self.proc.stdin is not None:
+            with contextlib.suppress(Exception):
+                self.proc.stdin.close()
+
+    async def exit_description(self) -> str:
+        """How the process ended (waits briefly for it to finish dying)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.proc.wait(), 2.0)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._stray_reader), 1.0)
+        code = self.proc.returncode
+        if code is None:
+            return "it stopped answering"
+        if code < 0:
+            try:
+                return f"killed by signal {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return f"exit code {code}"
+
+
+def _text(value: Any, limit: int) -> str:
+    """A string field from an untrusted frame, capped."""
+    if not isinstance(value, str):
+        return ""
+    if len(value) > limit + 200:
+        return value[:limit] + f"\n... [output truncated: {len(value) - limit} more characters]\n"
+    return value
+
+
+class SubprocessExecutor:
+    """Runs code in a persistent worker process (the default for the CLI and the MCP server)."""
+
+    def __init__(self, config: SubprocessConfig | None = None) -> None:
+        self.config = config or SubprocessConfig()
+        self._host: HostNamespaces | None = None
+        self._worker: WorkerProcess | None = None
+        self._spare: asyncio.Task[WorkerProcess] | None = None
+        self._lock: asyncio.Lock | None = None
+        self._next_id = 0
+        self._started = False
+        self._closed = False
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self, storage: Any = None) -> None:
+        if self._started:
+            return
+        artifacts = storage.get_artifact_store() if storage is not None else None
+        self._host = HostNamespaces(artifacts=artifacts)
+        self._lock = asyncio.Lock()
+        self._started = True
+        self._worker = await self._spawn()
+        self._warm_spare()
+
+    def _worker_argv(self) -> list[str]:
+        assert self._host is not None
+        worker_config = {
+            "namespaces": self._host.names,
+            "limits": self.config.limits(),
+            "output_limit": self.config.output_limit,
+            "max_frame": self.config.max_frame_bytes,
+            "sys_path": list(self.config.extra_sys_path),
+        }
+        return [
+            self.config.resolve_python(),
+            "-P",  # keep the worker's own folder off sys.path
+            str(WORKER_PATH),
+            json.dumps(worker_config),
+        ]
+
+    def _worker_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.config.env or {})
+        if self.config.memory_limit_mb:
+            env.setdefault("MALLOC_ARENA_MAX", "2")  # fewer arenas: normal code fits the limit
+        return env
+
+    async def _spawn(self) -> WorkerProcess:
+        cwd = str(self.config.cwd) if self.config.cwd is not None else None
+        return await WorkerProcess.spawn(
+            self._worker_argv(),
+            self._worker_env(),
+            cwd,
+            self.config.max_frame_bytes,
+            self.config.startup_timeout,
+        )
+
+    def _warm_spare(self) -> None:
+        if self.config.warm_spare and self._spare is None and not self._closed:
+            self._spare = asyncio.create_task(self._spawn())
+
+    async def _take_worker(self) -> WorkerProcess:
+        """The current worker, or a fresh one (the warm spare when there is one)."""
+        if self._worker is not None and self._worker.alive:
+            return self._worker
+        if self._worker is not None:
+            await self._worker.kill()
+            self._worker = None
+        worker = None
+        if self._spare is not None:
+            spare, self._spare = self._spare, None
+            with contextlib.suppress(WorkerError):
+                worker = await spare
+            if worker is not None and not worker.alive:
+                await worker.kill()
+                worker = None
+        self._worker = worker or await self._spawn()
+        self._warm_spare()
+        return self._worker
+
+    async def _discard_worker(self) -> None:
+        if self._worker is not None:
+            await self._worker.kill()
+            self._worker = None
+
+    async def reset(self) -> None:
+        """Clear user variables (the namespaces stay)."""
+        if not self._started or self._closed:
+            return
+        assert self._lock is not None
+        async with self._lock:
+            worker = await self._take_worker()
+            if worker.drain_stale():
+                self._next_id += 1
+                try:
+                    await worker.send({"op": "reset", "id": self._next_id})
+                    frame = await worker.next_frame(5.0)
+                    if frame.get("op") == "reset_done":
+                        return
+                except (TimeoutError, WorkerError):
+                    pass
+            await self._discard_worker()
+            await self._take_worker()
+
+    async def close(self) -> None:
+        self._closed = True
+        self._started = False
+        await self._discard_worker()
+        if self._spare is not None:
+            # Let a starting spare finish (it takes milliseconds) so that it can be killed;
+            # cancelling it mid-start would orphan the process.
+            spare, self._spare = self._spare, None
+            with contextlib.suppress(Exception):
+                worker = await spare
+                await worker.kill()
+
+    async def __aenter__(self) -> SubprocessExecutor:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- capabilities ------------------------------------------------------------------------
+
+    def supported_capabilities(self) -> set[str]:
+        caps = {Capability.TIMEOUT, Capability.PROCESS_ISOLATION, Capability.RESET}
+        if self.config.memory_limit_mb:
+            caps.add(Capability.MEMORY_LIMIT)
+        if self.config.cpu_limit_seconds:
+            caps.add(Capability.CPU_LIMIT)
+        return caps
+
+    def supports(self, capability: str) -> bool:
+        return capability in self.supported_capabilities()
+
+    # --- running -----------------------------------------------------------------------------
+
+    async def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
+        if self._closed:
+            return ExecutionResult(error="Session is closed")
+        if not self._started:
+            await self.start()
+        if not isinstance(code, str):
+            return ExecutionResult(
+                error=f"TypeError: code must be a string, not {type(code).__name__}"
+            )
+        if timeout is None:
+            timeout = self.config.default_timeout
+        assert self._lock is not None
+        async with self._lock:
+            try:
+                worker = await self._take_worker()
+                if not worker.drain_stale():
+                    await self._discard_worker()
+                    worker = await self._take_worker()
+                self._next_id += 1
+                run_id = self._next_id
+                await worker.send({"op": "run", "id": run_id, "code": code})
+            except WorkerError as exc:
+                await self._discard_worker()
+                return ExecutionResult(error=f"WorkerError: {exc}")
+            return await self._await_result(worker, run_id, timeout)
+
+    async def _await_result(
+        self, worker: WorkerProcess, run_id: int, timeout: float | None
+    ) -> ExecutionResult:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + timeout if timeout is not None else None
+        interrupted = False
+        while True:
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                if not interrupted:
+                    interrupted = True
+                    worker.interrupt()
+                    deadline = loop.time() + self.config.interrupt_grace
+                    continue
+                return await self._kill_after_timeout(worker, timeout, started)
+            try:
+                frame = await worker.next_frame(remaining)
+            except TimeoutError:
+                continue
+            if frame is _EOF:
+                return await self._worker_died(worker, started)
+            op = frame.get("op")
+            if op == "rpc":
+                reply = await self._serve_rpc(frame, remaining, interrupted)
+                try:
+                    await worker.send({"op": "rpc_result", "id": frame.get("id"), **reply})
+                except WorkerError:
+                    continue  # the EOF frame follows
+            elif op == "result" and frame.get("id") == run_id:
+                return self._result(frame, worker, timeout if interrupted else None)
+
+    async def _serve_rpc(
+        self, frame: dict[str, Any], remaining: float | None, interrupted: bool
+    ) -> dict[str, Any]:
+        assert self._host is not None
+        if interrupted:
+            return {"ok": False, "error": {"type": "KeyboardInterrupt", "message": "timed out"}}
+        limit = self.config.ipc_timeout
+        if remaining is not None:
+            limit = remaining if limit is None else min(limit, remaining)
+        try:
+            return await asyncio.wait_for(
+                self._host.dispatch(
+                    frame.get("ns"), frame.get("method"), frame.get("args"), frame.get("kwargs")
+                ),
+                limit,
+            )
+        except TimeoutError:
+            return {
+                "ok": False,
+                "error": {
+                    "type": "TimeoutError",
+                    "message": f"{frame.get('ns')}.{frame.get('method')} timed out",
+                },
+            }
+
+    def _result(
+        self, frame: dict[str, Any], worker: WorkerProcess, timed_out_after: float | None
+    ) -> ExecutionResult:
+        limit = self.config.output_limit
+        value = None
+        if frame.get("has_value"):
+            with contextlib.suppress(ValueError, TypeError, RecursionError):
+                value = decode_data(frame.get("value"))
+        error = frame.get("error") if isinstance(frame.get("error"), str) else None
+        traceback_text = _text(frame.get("traceback"), limit) or None
+        if timed_out_after is not None and error is not None:
+            error = f"TimeoutError: Execution timed out after {timed_out_after} seconds"
+            traceback_text = None
+        stderr = _text(frame.get("stderr"), limit) + worker.take_stray()
+        duration = frame.get("duration_ms")
+        return ExecutionResult(
+            value=value,
+            repr=_text(frame.get("repr"), limit) or None,
+            stdout=_text(frame.get("stdout"), limit),
+            stderr=stderr,
+            error=error,
+            traceback=traceback_text,
+            duration_ms=float(duration) if isinstance(duration, (int, float)) else None,
+        )
+
+    async def _kill_after_timeout(
+        self, worker: WorkerProcess, timeout: float | None, started: float
+    ) -> ExecutionResult:
+        await self._discard_worker()
+        stray = worker.take_stray()
+        return ExecutionResult(
+            error=(
+                f"TimeoutError: Execution timed out after {timeout} seconds; the code did not "
+                "stop when interrupted, so the worker was restarted and its state was lost"
+            ),
+            stderr=stray,
+            duration_ms=(asyncio.get_running_loop().time() - started) * 1000.0,
+        )
+
+    async def _worker_died(self, worker: WorkerProcess, started: float) -> ExecutionResult:
+        reason = worker.protocol_error or await worker.exit_description()
+        await self._discard_worker()
+        loop = asyncio.get_running_loop()
+        return ExecutionResult(
+            error=(
+                f"WorkerCrashedError: the worker process died while running this code ({reason}); "
+                "a fresh worker was started and variables were lost"
+            ),
+            stderr=worker.take_stray(),
+            duration_ms=(loop.time() - started) * 1000.0,
+        )

@@ -1,0 +1,593 @@
+"""The code-running half of py-code-mode: REPL cells, output capture, the wire codec, and the
+subprocess worker's main loop.
+
+This file is stdlib-only and is launched by file path (``python -P worker.py CONFIG``), so it
+runs under any CPython >= 3.11 without this project installed there. The in-process executor
+imports the same cell and capture helpers, so both executors share one REPL implementation.
+
+Channel: the worker keeps private duplicates of its original stdin/stdout for frames (4-byte
+big-endian length + UTF-8 JSON); fd 0 becomes /dev/null and fd 1 joins fd 2, which the host
+drains as "stray" output (C-level writes, crash messages). Namespace calls (``artifacts``,
+``tools``, ``skills``, ``deps``) are sent to the host as ``rpc`` frames and answered with
+``rpc_result`` frames; the worker never opens a store itself.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import contextlib
+import io
+import json
+import linecache
+import os
+import reprlib
+import signal
+import struct
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+CO_COROUTINE = 0x0080  # inspect.CO_COROUTINE, without importing inspect
+HEADER = struct.Struct(">I")
+DEFAULT_MAX_FRAME = 64 * 1024 * 1024
+DEFAULT_OUTPUT_LIMIT = 1024 * 1024
+REPR_LIMIT = 100_000
+_THIS_FILE = os.path.abspath(__file__)
+
+# --------------------------------------------------------------------------------------------
+# Output capture
+# --------------------------------------------------------------------------------------------
+
+
+class CappedWriter(io.TextIOBase):
+    """A text sink that keeps at most ``limit`` characters and counts what it dropped."""
+
+    def __init__(self, limit: int = DEFAULT_OUTPUT_LIMIT) -> None:
+        self._limit = max(0, int(limit))
+        self._parts: list[str] = []
+        self._size = 0
+        self.dropped = 0
+
+    def write(self, s: str) -> int:  # type: ignore[override]
+        if not isinstance(s, str):
+            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
+        n = len(s)
+        room = self._limit - self._size
+        if room >= n:
+            self._parts.append(s)
+            self._size += n
+        else:
+            if room > 0:
+                self._parts.append(s[:room])
+                self._size += room
+            self.dropped += n - max(room, 0)
+        return n
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def isatty(self) -> bool:
+        return False
+
+    def getvalue(self) -> str:
+        text = "".join(self._parts)
+        if self.dropped:
+            text += f"\n... [output truncated: {self.dropped} more characters]\n"
+        return text
+
+
+# --------------------------------------------------------------------------------------------
+# REPL cells
+# --------------------------------------------------------------------------------------------
+
+
+class CompiledCell:
+    """Code compiled once: the body, plus the trailing expression whose value is returned."""
+
+    __slots__ = ("body", "expr")
+
+    def __init__(self, body: Any, expr: Any) -> None:
+        self.body = body
+        self.expr = expr
+
+
+def compile_cell(source: str, filename: str) -> CompiledCell:
+    """Parse ``source`` once and compile it with top-level ``await`` allowed.
+
+    Raises SyntaxError. The source is registered in ``linecache`` so tracebacks show its lines.
+    """
+    tree = ast.parse(source, filename, "exec")
+    expr = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        expr = ast.Expression(tree.body.pop().value)
+    flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    body_code = compile(tree, filename, "exec", flags=flags, dont_inherit=True)
+    expr_code = (
+        compile(expr, filename, "eval", flags=flags, dont_inherit=True)
+        if expr is not None
+        else None
+    )
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    return CompiledCell(body_code, expr_code)
+
+
+def execute_cell(
+    cell: CompiledCell, namespace: dict[str, Any], run_coroutine: Callable[[Any], Any]
+) -> Any:
+    """Run a compiled cell in ``namespace``; return the trailing expression's value (or None).
+
+    Code that uses top-level ``await`` compiles to a coroutine, which ``run_coroutine`` drives.
+    """
+    result = eval(cell.body, namespace)
+    if cell.body.co_flags & CO_COROUTINE:
+        run_coroutine(result)
+    if cell.expr is None:
+        return None
+    value = eval(cell.expr, namespace)
+    if cell.expr.co_flags & CO_COROUTINE:
+        value = run_coroutine(value)
+    return value
+
+
+def is_user_filename(filename: str) -> bool:
+    return filename.startswith(("<cell", "<skill"))
+
+
+def describe_exception(exc: BaseException) -> tuple[str, str]:
+    """Return ``("Type: message", traceback trimmed to the user's code)``."""
+    name = type(exc).__name__
+    message = str(exc)
+    error = f"{name}: {message}" if message else name
+    tb = exc.__traceback__
+    # Start at the first frame of user code (a cell or a skill); keep everything if none.
+    probe = tb
+    while probe is not None and not is_user_filename(probe.tb_frame.f_code.co_filename):
+        probe = probe.tb_next
+    if probe is not None:
+        tb = probe
+    elif isinstance(exc, SyntaxError):
+        tb = None
+    text = "".join(traceback.format_exception(type(exc), exc, tb))
+    return error, text
+
+
+def safe_repr(value: Any, limit: int = REPR_LIMIT) -> str:
+    """A repr that never raises and never grows past ``limit`` characters."""
+    try:
+        if isinstance(value, (list, tuple, dict, set, frozenset)) and len(value) > 10_000:
+            r = reprlib.Repr()
+            r.maxlist = r.maxtuple = r.maxdict = r.maxset = r.maxfrozenset = 1000
+            r.maxlevel = 3
+            r.maxstring = r.maxother = 1000
+            text = r.repr(value)
+        else:
+            text = repr(value)
+    except BaseException as exc:  # a hostile __repr__ must not break the result
+        text = f"<unrepresentable {type(value).__name__}: {type(exc).__name__}>"
+    if not isinstance(text, str):
+        text = f"<unrepresentable {type(value).__name__}>"
+    if len(text) > limit:
+        text = text[:limit] + f"... [repr truncated: {len(text) - limit} more characters]"
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# Wire codec: JSON plus tags for bytes, tuples, sets and dicts with non-string keys
+# --------------------------------------------------------------------------------------------
+
+TAG = "$t"
+
+
+class Unencodable(TypeError):
+    """A value has no wire form (the receiver gets its repr instead)."""
+
+
+def encode_data(value: Any, _depth: int = 0) -> Any:
+    """Turn ``value`` into JSON-able data; raise :class:`Unencodable` if it has no wire form."""
+    if _depth > 100:
+        raise Unencodable("nested too deeply")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        if type(value) not in (bool, int, float, str, type(None)):
+            # Subclasses (IntEnum, str subclasses) travel as their base value.
+            for base in (bool, int, float, str):
+                if isinstance(value, base):
+                    return base(value)
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {TAG: "bytes", "v": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, list):
+        return [encode_data(v, _depth + 1) for v in value]
+    if isinstance(value, tuple):
+        return {TAG: "tuple", "v": [encode_data(v, _depth + 1) for v in value]}
+    if isinstance(value, (set, frozenset)):
+        return {TAG: "set", "v": [encode_data(v, _depth + 1) for v in value]}
+    if isinstance(value, dict):
+        if all(type(k) is str for k in value) and TAG not in value:
+            return {k: encode_data(v, _depth + 1) for k, v in value.items()}
+        return {
+            TAG: "dict",
+            "v": [
+                [encode_data(k, _depth + 1), encode_data(v, _depth + 1)] for k, v in value.items()
+            ],
+        }
+    raise Unencodable(f"{type(value).__name__} has no wire form")
+
+
+def decode_data(value: Any) -> Any:
+    """Inverse of :func:`encode_data`. Malformed tags raise ValueError."""
+    if isinstance(value, list):
+        return [decode_data(v) for v in value]
+    if isinstance(value, dict):
+        tag = value.get(TAG)
+        if tag is None:
+            return {k: decode_data(v) for k, v in value.items()}
+        payload = value.get("v")
+        if tag == "bytes" and isinstance(payload, str):
+            return base64.b64decode(payload.encode("ascii"), validate=True)
+        if tag == "tuple" and isinstance(payload, list):
+            return tuple(decode_data(v) for v in payload)
+        if tag == "set" and isinstance(payload, list):
+            return {decode_data(v) for v in payload}
+        if tag == "dict" and isinstance(payload, list):
+            out = {}
+            for pair in payload:
+                if not (isinstance(pair, list) and len(pair) == 2):
+                    raise ValueError("malformed dict entry on the wire")
+                out[decode_data(pair[0])] = decode_data(pair[1])
+            return out
+        raise ValueError(f"unknown or malformed wire tag {tag!r}")
+    return value
+
+
+class Record(dict):  # type: ignore[type-arg]
+    """A dict whose keys also read as attributes (``rec.name`` and ``rec["name"]``)."""
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Worker side: limits, channel, namespaces, main loop
+# --------------------------------------------------------------------------------------------
+
+
+def apply_limits(limits: dict[str, Any]) -> list[str]:
+    """Set hard resource limits on this process; return the ones that could not be set."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return ["resource module unavailable"]
+    mb = 1024 * 1024
+    table = {
+        "memory_mb": (getattr(resource, "RLIMIT_AS", None), mb),
+        "cpu_seconds": (getattr(resource, "RLIMIT_CPU", None), 1),
+        "file_size_mb": (getattr(resource, "RLIMIT_FSIZE", None), mb),
+        "open_files": (getattr(resource, "RLIMIT_NOFILE", None), 1),
+        "processes": (getattr(resource, "RLIMIT_NPROC", None), 1),
+        "core_mb": (getattr(resource, "RLIMIT_CORE", None), mb),
+    }
+    failed = []
+    for key, value in limits.items():
+        rlimit, unit = table.get(key, (None, 1))
+        if value is None or rlimit is None:
+            continue
+        want = int(value * unit)
+        try:
+            _soft, hard = resource.getrlimit(rlimit)
+            if hard != resource.RLIM_INFINITY:
+                want = min(want, hard)
+            resource.setrlimit(rlimit, (want, want))
+        except (ValueError, OSError) as exc:
+            failed.append(f"{key}: {exc}")
+    return failed
+
+
+class ChannelClosed(Exception):
+    """The host closed the channel."""
+
+
+class _State:
+    in_user_code = False
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    # Interrupts only user code; a late SIGINT after a cell ended is dropped.
+    if _State.in_user_code:
+        raise KeyboardInterrupt
+
+
+class Channel:
+    """Length-prefixed JSON frames over two file descriptors."""
+
+    def __init__(self, in_fd: int, out_fd: int, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+        self.in_fd = in_fd
+        self.out_fd = out_fd
+        self.max_frame = max_frame
+        self._next_id = 0
+
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            data = json.dumps(message, separators=(",", ":"), allow_nan=True).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            data = json.dumps(
+                {"op": message.get("op"), "id": message.get("id"), "error": str(exc)}
+            ).encode("utf-8")
+        frame = HEADER.pack(len(data)) + data
+        # A SIGINT in the middle of a write would leave half a frame on the pipe.
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            view = memoryview(frame)
+            while view:
+                n = os.write(self.out_fd, view)
+                view = view[n:]
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+    def _read_exact(self, n: int, chunks: list[bytes]) -> None:
+        remaining = n
+        while remaining:
+            chunk = os.read(self.in_fd, min(remaining, 1 << 20))
+            if not chunk:
+                raise ChannelClosed
+            chunks.append(chunk)
+            remaining -= len(chunk)
+
+    def recv(self) -> dict[str, Any]:
+        # Waiting for the first byte may be interrupted; once a frame has started, it is read
+        # whole with SIGINT blocked, so an interrupt never leaves the channel out of step.
+        first = os.read(self.in_fd, HEADER.size)
+        if not first:
+            raise ChannelClosed
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            chunks = [first]
+            self._read_exact(HEADER.size - len(first), chunks)
+            (size,) = HEADER.unpack(b"".join(chunks))
+            if size > self.max_frame:
+                raise ChannelClosed
+            body: list[bytes] = []
+            self._read_exact(size, body)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        message = json.loads(b"".join(body))
+        if not isinstance(message, dict):
+            raise ChannelClosed
+        return message
+
+    def call(
+        self, namespace: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Ask the host to run ``namespace.method(*args, **kwargs)`` and wait for the answer."""
+        self._next_id += 1
+        call_id = self._next_id
+        self.send(
+            {
+                "op": "rpc",
+                "id": call_id,
+                "ns": namespace,
+                "method": method,
+                "args": encode_data(list(args)),
+                "kwargs": encode_data(kwargs),
+            }
+        )
+        while True:
+            reply = self.recv()
+            if reply.get("op") != "rpc_result" or reply.get("id") != call_id:
+                continue  # a stale answer to a call that was interrupted
+            if reply.get("ok"):
+                return decode_data(reply.get("value"))
+            raise _error_from_wire(reply.get("error") or {})
+
+
+_ERRORS: Any = None
+
+
+def _errors_module() -> Any:
+    """py_code_mode.errors if importable here, else the same file loaded by path."""
+    global _ERRORS
+    if _ERRORS is None:
+        try:
+            import py_code_mode.errors as errors
+        except ImportError:
+            import importlib.util
+
+            path = os.path.join(os.path.dirname(os.path.dirname(_THIS_FILE)), "errors.py")
+            spec = importlib.util.spec_from_file_location("_py_code_mode_errors", path)
+            assert spec is not None and spec.loader is not None
+            errors = importlib.util.module_from_spec(spec)
+            sys.modules["_py_code_mode_errors"] = errors
+            spec.loader.exec_module(errors)
+        _ERRORS = errors
+    return _ERRORS
+
+
+def _error_from_wire(payload: dict[str, Any]) -> Exception:
+    return _errors_module().error_from_wire(payload)  # type: ignore[no-any-return]
+
+
+class _Proxy:
+    """A namespace object in the worker whose methods are calls to the host."""
+
+    _methods: frozenset[str] = frozenset()
+    _record_results: frozenset[str] = frozenset()
+
+    def __init__(self, channel: Channel, name: str) -> None:
+        object.__setattr__(self, "_channel", channel)
+        object.__setattr__(self, "_name", name)
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        result = self._channel.call(self._name, method, args, kwargs)
+        if method in self._record_results:
+            if isinstance(result, list):
+                return [Record(r) if isinstance(r, dict) else r for r in result]
+            if isinstance(result, dict):
+                return Record(result)
+        return result
+
+    def __repr__(self) -> str:
+        return f"<{self._name} namespace (host proxy)>"
+
+
+class ArtifactsProxy(_Proxy):
+    """``artifacts`` in the worker: every call is served by the host's artifact store."""
+
+    _record_results = frozenset({"save", "get", "list"})
+
+    def save(self, name: str, data: Any, description: str = "", metadata: Any = None) -> Any:
+        return self._call("save", name, data, description=description, metadata=metadata)
+
+    def load(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        return self._call("load", name, *args, **kwargs)
+
+    def get(self, name: str) -> Any:
+        return self._call("get", name)
+
+    def list(self) -> Any:
+        return self._call("list")
+
+    def exists(self, name: str) -> bool:
+        return bool(self._call("exists", name))
+
+    def delete(self, name: str) -> None:
+        self._call("delete", name)
+
+
+PROXIES: dict[str, type[_Proxy]] = {"artifacts": ArtifactsProxy}
+
+
+class Worker:
+    """Runs cells sent by the host in one persistent namespace."""
+
+    def __init__(self, channel: Channel, namespaces: list[str], output_limit: int) -> None:
+        self.channel = channel
+        self.namespace_names = namespaces
+        self.output_limit = output_limit
+        self._loop: Any = None
+        self.cell_count = 0
+        self.globals: dict[str, Any] = {}
+        self.reset()
+
+    def run_coroutine(self, coro: Any) -> Any:
+        # asyncio is imported on first top-level await only: it is most of the start-up cost.
+        if self._loop is None:
+            import asyncio
+
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(coro)
+
+    def injected(self) -> dict[str, Any]:
+        return {n: PROXIES[n](self.channel, n) for n in self.namespace_names if n in PROXIES}
+
+    def reset(self) -> None:
+        self.globals.clear()
+        self.globals.update({"__name__": "__main__", "__builtins__": __builtins__})
+        self.globals.update(self.injected())
+
+    def run(self, message: dict[str, Any]) -> dict[str, Any]:
+        self.cell_count += 1
+        code = message.get("code")
+        out = CappedWriter(int(message.get("output_limit") or self.output_limit))
+        err = CappedWriter(int(message.get("output_limit") or self.output_limit))
+        reply: dict[str, Any] = {"op": "result", "id": message.get("id")}
+        # Restore namespaces the user deleted or replaced, so the next cell can count on them.
+        for name, proxy in self.injected().items():
+            if not isinstance(self.globals.get(name), _Proxy):
+                self.globals[name] = proxy
+        saved = sys.stdout, sys.stderr
+        start = time.perf_counter()
+        value: Any = None
+        try:
+            if not isinstance(code, str):
+                raise TypeError("code must be a string")
+            cell = compile_cell(code, f"<cell-{self.cell_count}>")
+            sys.stdout, sys.stderr = out, err
+            _State.in_user_code = True
+            try:
+                value = execute_cell(cell, self.globals, self.run_coroutine)
+            finally:
+                _State.in_user_code = False
+        except BaseException as exc:  # user code may raise anything, SystemExit included
+            _State.in_user_code = False
+            reply["error"], reply["traceback"] = describe_exception(exc)
+            reply["interrupted"] = isinstance(exc, KeyboardInterrupt)
+            value = None
+        finally:
+            sys.stdout, sys.stderr = saved
+        reply["duration_ms"] = (time.perf_counter() - start) * 1000.0
+        reply["stdout"] = out.getvalue()
+        reply["stderr"] = err.getvalue()
+        if value is not None:
+            reply["repr"] = safe_repr(value)
+            try:
+                reply["value"] = encode_data(value)
+                reply["has_value"] = True
+            except (Unencodable, RecursionError):
+                reply["has_value"] = False
+        return reply
+
+    def serve(self) -> None:
+        while True:
+            try:
+                message = self.channel.recv()
+            except KeyboardInterrupt:
+                continue
+            op = message.get("op")
+            if op == "run":
+                reply = self.run(message)
+            elif op == "reset":
+                self.reset()
+                reply = {"op": "reset_done", "id": message.get("id")}
+            elif op == "ping":
+                reply = {"op": "pong", "id": message.get("id")}
+            elif op == "shutdown":
+                return
+            else:
+                continue  # stale rpc_result or unknown op
+            self.channel.send(reply)
+
+
+def main(argv: list[str]) -> int:
+    config = json.loads(argv[1]) if len(argv) > 1 else {}
+    in_fd, out_fd = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)  # stray fd-level output joins stderr, which the host drains
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115
+    for path in reversed(config.get("sys_path") or []):
+        sys.path.insert(0, path)
+    failed = apply_limits(config.get("limits") or {})
+    import faulthandler
+
+    faulthandler.enable()  # a crash leaves its Python traceback in the stray output
+    signal.signal(signal.SIGINT, _on_sigint)
+    channel = Channel(in_fd, out_fd, int(config.get("max_frame") or DEFAULT_MAX_FRAME))
+    worker = Worker(
+        channel,
+        list(config.get("namespaces") or []),
+        int(config.get("output_limit") or DEFAULT_OUTPUT_LIMIT),
+    )
+    channel.send(
+        {
+            "op": "ready",
+            "pid": os.getpid(),
+            "python": sys.version.split()[0],
+            "limits_failed": failed,
+        }
+    )
+    with contextlib.suppress(ChannelClosed):
+        worker.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,229 @@
+"""Session: storage plus an executor, with REPL semantics and facade methods.
+
+``Session.run`` hands code to the executor (``execution/``), which runs it with the namespaces
+built from the storage; the facade methods (``list_artifacts``, ...) serve operators and the
+framework adapters without going through code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .artifacts.protocol import MISSING
+from .execution.in_process import InProcessConfig, InProcessExecutor
+from .execution.protocol import Executor
+from .execution.subprocess_executor import SubprocessConfig, SubprocessExecutor
+from .storage.file import FileStorage
+from .storage.protocol import StorageBackend
+from .types import ExecutionResult
+
+
+def _prepare_base(base_path: Path | str | None, base: Path | str | None) -> Path:
+    chosen = base_path if base_path is not None else base
+    if chosen is None:
+        raise TypeError("a base folder is required (base_path)")
+    root = Path(chosen).expanduser().resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "tools").mkdir(exist_ok=True)
+    return root
+
+
+class Session:
+    """A stateful place to run agent code with ``tools``, ``skills``, ``artifacts`` and ``deps``.
+
+    Use it as an async context manager::
+
+        async with Session(storage=FileStorage(base_path=Path("./data"))) as session:
+            result = await session.run("x = 1\\nx + 1")
+            assert result.value == 2
+    """
+
+    def __init__(
+        self,
+        storage: StorageBackend,
+        executor: Executor | None = None,
+        sync_deps_on_start: bool = False,
+    ) -> None:
+        if storage is None:
+            raise TypeError("Session requires a storage backend, e.g. FileStorage(base_path=...)")
+        if isinstance(executor, str):
+            raise TypeError(
+                f"executor={executor!r}: selecting an executor by string is no longer "
+                "supported; pass an instance such as SubprocessExecutor() or InProcessExecutor()"
+            )
+        if executor is not None and not isinstance(executor, Executor):
+            raise TypeError(f"executor must be an Executor instance, not {type(executor).__name__}")
+        self._storage = storage
+        self._executor: Executor | None = executor
+        self._sync_deps_on_start = sync_deps_on_start
+        self._started = False
+        self._closed = False
+
+    # --- constructors ------------------------------------------------------------------------
+
+    @classmethod
+    def from_base(
+        cls,
+        base_path: Path | str | None = None,
+        *,
+        base: Path | str | None = None,
+        timeout: float | None = 30.0,
+        extra_deps: tuple[str, ...] | None = None,
+        allow_runtime_deps: bool = True,
+        sync_deps_on_start: bool = False,
+    ) -> Session:
+        """A session over one folder (``tools/``, ``skills/``, ``artifacts/``,
+        ``requirements.txt``) with the in-process executor."""
+        return cls.inprocess(
+            base_path,
+            base=base,
+            timeout=timeout,
+            extra_deps=extra_deps,
+            allow_runtime_deps=allow_runtime_deps,
+            sync_deps_on_start=sync_deps_on_start,
+        )
+
+    @classmethod
+    def inprocess(
+        cls,
+        base_path: Path | str | None = None,
+        *,
+        base: Path | str | None = None,
+        timeout: float | None = 30.0,
+        extra_deps: tuple[str, ...] | None = None,
+        allow_runtime_deps: bool = True,
+        sync_deps_on_start: bool = False,
+    ) -> Session:
+        """Like :meth:`from_base`: the in-process executor over one folder."""
+        root = _prepare_base(base_path, base)
+        requirements = root / "requirements.txt"
+        config = InProcessConfig(
+            default_timeout=timeout,
+            allow_runtime_deps=allow_runtime_deps,
+            tools_path=root / "tools",
+            deps=tuple(extra_deps) if extra_deps else None,
+            deps_file=requirements if requirements.exists() else None,
+        )
+        return cls(
+            storage=FileStorage(base_path=root),
+            executor=InProcessExecutor(config=config),
+            sync_deps_on_start=sync_deps_on_start,
+        )
+
+    in_process = inprocess
+
+    @classmethod
+    def subprocess(
+        cls,
+        base_path: Path | str | None = None,
+        *,
+        base: Path | str | None = None,
+        timeout: float | None = 60.0,
+        extra_deps: tuple[str, ...] | None = None,
+        allow_runtime_deps: bool = True,
+        sync_deps_on_start: bool = False,
+        python_version: str | None = None,
+        cache_venv: bool = True,
+    ) -> Session:
+        """A session over one folder whose code runs in a worker process."""
+        root = _prepare_base(base_path, base)
+        requirements = root / "requirements.txt"
+        config = SubprocessConfig(
+            python_version=python_version,
+            default_timeout=timeout,
+            allow_runtime_deps=allow_runtime_deps,
+            cache_venv=cache_venv,
+            tools_path=root / "tools",
+            deps=tuple(extra_deps) if extra_deps else None,
+            deps_file=requirements if requirements.exists() else None,
+        )
+        return cls(
+            storage=FileStorage(base_path=root),
+            executor=SubprocessExecutor(config=config),
+            sync_deps_on_start=sync_deps_on_start,
+        )
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def storage(self) -> StorageBackend:
+        return self._storage
+
+    @property
+    def executor(self) -> Executor | None:
+        return self._executor
+
+    async def start(self) -> None:
+        """Start the executor (idempotent)."""
+        if self._started or self._closed:
+            return
+        if self._executor is None:
+            self._executor = InProcessExecutor()
+        await self._executor.start(self._storage)
+        self._started = True
+
+    async def close(self) -> None:
+        """Stop the executor; the session cannot be used afterwards."""
+        if self._executor is not None and self._started:
+            await self._executor.close()
+        self._started = False
+        self._closed = True
+
+    async def __aenter__(self) -> Session:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def reset(self) -> None:
+        """Clear user variables; the namespaces stay. No-op before start."""
+        if not self._started or self._executor is None:
+            return
+        await self._executor.reset()
+
+    # --- running -----------------------------------------------------------------------------
+
+    async def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
+        """Run ``code``; return its result (errors and timeouts are results, never raised)."""
+        if self._closed:
+            return ExecutionResult(error="Session is closed")
+        if not self._started:
+            await self.start()
+        assert self._executor is not None
+        return await self._executor.run(code, timeout=timeout)
+
+    def supports(self, capability: str) -> bool:
+        """Whether the started executor has a capability (False before start)."""
+        return self._started and self._executor is not None and self._executor.supports(capability)
+
+    def supported_capabilities(self) -> set[str]:
+        if not self._started or self._executor is None:
+            return set()
+        return set(self._executor.supported_capabilities())
+
+    # --- artifacts facade --------------------------------------------------------------------
+
+    async def list_artifacts(self) -> list[dict[str, Any]]:
+        """Every artifact as ``{name, path, description, metadata, created_at}``."""
+        return [a.to_dict() for a in self._storage.get_artifact_store().list()]
+
+    async def save_artifact(
+        self, name: str, data: Any, description: str = "", metadata: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        artifact = self._storage.get_artifact_store().save(name, data, description, metadata)
+        return artifact.to_dict()
+
+    async def load_artifact(self, name: str, default: Any = MISSING) -> Any:
+        """The stored data; raises ArtifactNotFoundError when missing and no default is given."""
+        return self._storage.get_artifact_store().load(name, default)
+
+    async def delete_artifact(self, name: str) -> None:
+        self._storage.get_artifact_store().delete(name)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "started" if self._started else "new"
+        return (
+            f"<Session {state} storage={self._storage!r} executor={type(self._executor).__name__}>"
+        )

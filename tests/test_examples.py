@@ -1,0 +1,64 @@
+"""The README quick start and the examples run unchanged, as a user would run them."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def python_blocks(markdown: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", markdown.read_text(), flags=re.S)
+
+
+def run_python(code: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_readme_quick_start_runs_as_written(tmp_path: Path) -> None:
+    (quick_start,) = python_blocks(ROOT / "README.md")
+    proc = run_python(quick_start, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "5.333333333333333",
+        "[3, 5, 8]",
+        "ZeroDivisionError: division by zero",
+    ]
+    assert (tmp_path / "data" / "artifacts" / "scores.json").is_file()
+
+
+def test_minimal_example(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "minimal" / "main.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "area: 12.57" in proc.stdout
+    assert "still alive: 2.0" in proc.stdout
+
+
+def test_demo_job_accumulates_runs(tmp_path: Path) -> None:
+    for expected in ("stored 1 run(s)", "stored 2 run(s)"):
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "py_code_mode",
+                "run",
+                str(ROOT / "examples/minimal/job.py"),
+                "--base",
+                str(tmp_path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert expected in proc.stdout
