@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import queue
 import sys
 import threading
 import time
-from concurrent.futures import Future
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,16 +25,14 @@ from ..types import ExecutionResult
 from .protocol import Capability
 from .worker import (
     DEFAULT_OUTPUT_LIMIT,
-    CappedWriter,
+    OutputCapture,
     compile_cell,
     describe_exception,
     execute_cell,
     safe_repr,
 )
 
-_CAPTURE: ContextVar[tuple[CappedWriter, CappedWriter] | None] = ContextVar(
-    "py_code_mode_capture", default=None
-)
+_CAPTURE: ContextVar[tuple[Any, Any] | None] = ContextVar("py_code_mode_capture", default=None)
 _GRACE_SECONDS = 1.0
 
 
@@ -47,13 +45,16 @@ class _StreamRouter:
 
     def write(self, s: str) -> int:
         capture = _CAPTURE.get()
-        if capture is not None:
-            return capture[self._index].write(s)
-        return self._wrapped.write(s)  # type: ignore[no-any-return]
+        if capture is None:
+            return self._wrapped.write(s)  # type: ignore[no-any-return]
+        return capture[self._index].write(s)
 
     def flush(self) -> None:
         if _CAPTURE.get() is None:
             self._wrapped.flush()
+
+    def close(self) -> None:
+        """Code must not close the host's real stream."""
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._wrapped, name)
@@ -91,32 +92,33 @@ class InProcessConfig:
 
 
 class _Job:
-    __slots__ = ("fn", "future", "interrupted")
+    __slots__ = ("fn", "future", "loop", "interrupted")
 
-    def __init__(self, fn: Any) -> None:
+    def __init__(self, fn: Any, loop: asyncio.AbstractEventLoop) -> None:
         self.fn = fn
-        self.future: Future[Any] = Future()
+        self.loop = loop
+        self.future: asyncio.Future[Any] = loop.create_future()
         self.interrupted = False
+
+
+def _resolve(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.done():
+        future.set_result(result)
 
 
 class _CellThread:
     """One persistent thread that runs jobs in order and can be interrupted."""
 
     def __init__(self, name: str) -> None:
-        self._jobs: list[_Job] = []
-        self._ready = threading.Condition()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._current: _Job | None = None
-        self._stopped = False
-        self.loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._thread.start()
 
     def submit(self, fn: Any) -> _Job:
-        job = _Job(fn)
-        with self._ready:
-            self._jobs.append(job)
-            self._ready.notify()
+        job = _Job(fn, asyncio.get_running_loop())
+        self._jobs.put(job)
         return job
 
     def interrupt(self, job: _Job) -> None:
@@ -128,24 +130,19 @@ class _CellThread:
                 )
 
     def stop(self) -> None:
-        with self._ready:
-            self._stopped = True
-            self._ready.notify()
+        self._jobs.put(None)
 
     def _main(self) -> None:
-        self.loop = asyncio.new_event_loop()
+        loop = asyncio.new_event_loop()  # drives top-level await in cells
         while True:
             try:
-                with self._ready:
-                    while not self._jobs and not self._stopped:
-                        self._ready.wait()
-                    if self._stopped:
-                        break
-                    job = self._jobs.pop(0)
+                job = self._jobs.get()
+                if job is None:
+                    break
                 with self._lock:
                     self._current = job
                 try:
-                    result = job.fn(self.loop)
+                    result = job.fn(loop)
                 except BaseException as exc:
                     result = exc
                 finally:
@@ -155,10 +152,12 @@ class _CellThread:
                             ctypes.pythonapi.PyThreadState_SetAsyncExc(
                                 ctypes.c_ulong(self._thread.ident or 0), None
                             )
-                job.future.set_result(result)
+                job.loop.call_soon_threadsafe(_resolve, job.future, result)
             except CellTimeout:
                 continue
-        self.loop.close()
+            except RuntimeError:  # the host loop closed under us
+                continue
+        loop.close()
 
 
 class InProcessExecutor:
@@ -183,6 +182,8 @@ class InProcessExecutor:
         self._thread: _CellThread | None = None
         self._lock: asyncio.Lock | None = None
         self._cells = 0
+        self._stdout = OutputCapture(self.config.output_limit)
+        self._stderr = OutputCapture(self.config.output_limit)
         self._started = False
         self._closed = False
 
@@ -241,13 +242,12 @@ class InProcessExecutor:
     def _run_cell(self, code: str, loop: asyncio.AbstractEventLoop) -> ExecutionResult:
         """Runs in the cell thread."""
         self._cells += 1
-        limit = self.config.output_limit
-        out, err = CappedWriter(limit), CappedWriter(limit)
+        out, err = self._stdout, self._stderr
         # The user may have deleted or replaced a namespace; put it back for this cell.
         for name, obj in self._injected.items():
             if self._globals.get(name) is not obj:
                 self._globals[name] = obj
-        token = _CAPTURE.set((out, err))
+        token = _CAPTURE.set((out.stream, err.stream))
         start = time.perf_counter()
         value: Any = None
         error = tb = None
@@ -264,8 +264,8 @@ class InProcessExecutor:
         return ExecutionResult(
             value=value,
             repr=safe_repr(value) if value is not None else None,
-            stdout=out.getvalue(),
-            stderr=err.getvalue(),
+            stdout=out.take(),
+            stderr=err.take(),
             error=error,
             traceback=tb,
             duration_ms=(time.perf_counter() - start) * 1000.0,
@@ -291,17 +291,24 @@ class InProcessExecutor:
         assert self._thread is not None
         thread = self._thread
         job = thread.submit(lambda loop: self._run_cell(code, loop))
-        waiter = asyncio.wrap_future(job.future)
         try:
-            result = await asyncio.wait_for(asyncio.shield(waiter), timeout)
+            async with asyncio.timeout(timeout):
+                result = await asyncio.shield(job.future)
+        except asyncio.CancelledError:
+            thread.interrupt(job)  # the caller gave up: stop the code too
+            raise
         except TimeoutError:
             thread.interrupt(job)
             try:
-                result = await asyncio.wait_for(asyncio.shield(waiter), _GRACE_SECONDS)
+                async with asyncio.timeout(_GRACE_SECONDS):
+                    result = await asyncio.shield(job.future)
             except TimeoutError:
                 # Stuck in a native call that ignores interrupts: abandon that thread.
                 thread.stop()
                 self._thread = _CellThread(f"py-code-mode-cell-{id(self):x}")
+                # The abandoned code may still print: give the next runs their own buffers.
+                self._stdout = OutputCapture(self.config.output_limit)
+                self._stderr = OutputCapture(self.config.output_limit)
                 return ExecutionResult(
                     error=(
                         f"TimeoutError: Execution timed out after {timeout} seconds; the code "

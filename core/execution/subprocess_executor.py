@@ -16,7 +16,9 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,36 +132,70 @@ class SubprocessConfig:
         }
 
 
-class WorkerProcess:
-    """One running worker: its process, the frames it sent, and its stray output."""
+class _WorkerProtocol(asyncio.SubprocessProtocol):
+    """Routes the worker's pipes: fd 1 carries frames, fd 2 stray output."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, max_frame: int) -> None:
-        self.proc = proc
+    def __init__(self, worker: WorkerProcess) -> None:
+        self.worker = worker
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        if fd == 1:
+            self.worker._feed(data)
+        elif fd == 2:
+            self.worker._feed_stray(data)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd == 1:
+            self.worker._deliver(_EOF)
+        elif fd == 2 and not self.worker._stray_closed.done():
+            self.worker._stray_closed.set_result(None)
+
+    def process_exited(self) -> None:
+        if not self.worker._exited.done():
+            self.worker._exited.set_result(None)
+
+
+class WorkerProcess:
+    """One running worker: its process, the frames it sent, and its stray output.
+
+    Frames are parsed in the pipe callback and handed straight to the waiting coroutine (no
+    reader task, no queue hop): a run's round trip is one loop wake-up on each side.
+    """
+
+    def __init__(self, max_frame: int) -> None:
+        loop = asyncio.get_running_loop()
         self.max_frame = max_frame
-        self.frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.transport: asyncio.SubprocessTransport | None = None
         self.protocol_error: str | None = None
+        self._buffer = bytearray()
+        self._frames: deque[dict[str, Any]] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._eof = False
         self._stray = bytearray()
         self._stray_dropped = 0
-        self._reader = asyncio.create_task(self._read_frames())
-        self._stray_reader = asyncio.create_task(self._read_stray())
+        self._stray_closed: asyncio.Future[None] = loop.create_future()
+        self._exited: asyncio.Future[None] = loop.create_future()
 
     @classmethod
     async def spawn(
         cls, argv: list[str], env: dict[str, str], cwd: str | None, max_frame: int, timeout: float
     ) -> WorkerProcess:
+        loop = asyncio.get_running_loop()
+        worker = cls(max_frame)
         try:
-            proc = await asyncio.create_subprocess_exec(
+            transport, _ = await loop.subprocess_exec(
+                lambda: _WorkerProtocol(worker),
                 *argv,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 env=env,
                 cwd=cwd,
                 start_new_session=True,  # its own process group, killed as a whole
             )
         except OSError as exc:
             raise WorkerError(f"Could not start the worker ({argv[0]}): {exc}") from exc
-        worker = cls(proc, max_frame)
+        worker.transport = transport
         try:
             ready = await worker.next_frame(timeout)
         except TimeoutError:
@@ -171,48 +207,69 @@ class WorkerProcess:
         return worker
 
     @property
+    def pid(self) -> int:
+        assert self.transport is not None
+        return self.transport.get_pid()
+
+    @property
     def alive(self) -> bool:
-        return self.proc.returncode is None and self.protocol_error is None
+        return (
+            self.transport is not None
+            and self.transport.get_returncode() is None
+            and self.protocol_error is None
+            and not self._eof
+        )
 
-    async def _read_frames(self) -> None:
-        stream = self.proc.stdout
-        assert stream is not None
-        try:
-            while True:
-                (size,) = HEADER.unpack(await stream.readexactly(HEADER.size))
-                if size > self.max_frame:
-                    self.protocol_error = (
-                        f"the worker sent a frame of {size} bytes (limit {self.max_frame})"
-                    )
-                    break
-                body = await stream.readexactly(size)
-                try:
-                    message = json.loads(body)
-                except (ValueError, RecursionError) as exc:
-                    self.protocol_error = f"the worker sent a malformed frame ({exc})"
-                    break
-                if not isinstance(message, dict):
-                    self.protocol_error = "the worker sent a frame that is not an object"
-                    break
-                if self.frames.qsize() >= _MAX_QUEUED_FRAMES:
-                    self.protocol_error = "the worker flooded the channel with frames"
-                    break
-                self.frames.put_nowait(message)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            self.frames.put_nowait(_EOF)
+    # --- pipe callbacks ----------------------------------------------------------------------
 
-    async def _read_stray(self) -> None:
-        stream = self.proc.stderr
-        assert stream is not None
-        with contextlib.suppress(ConnectionError):
-            while chunk := await stream.read(65536):
-                self._stray += chunk
-                if len(self._stray) > _STRAY_LIMIT:
-                    cut = len(self._stray) - _STRAY_LIMIT
-                    self._stray_dropped += cut
-                    del self._stray[:cut]
+    def _feed(self, data: bytes) -> None:
+        buf = self._buffer
+        buf += data
+        while len(buf) >= HEADER.size and self.protocol_error is None:
+            (size,) = HEADER.unpack_from(buf)
+            if size > self.max_frame:
+                self._fail(f"the worker sent a frame of {size} bytes (limit {self.max_frame})")
+                return
+            end = HEADER.size + size
+            if len(buf) < end:
+                return
+            body = bytes(buf[HEADER.size : end])
+            del buf[:end]
+            try:
+                message = json.loads(body)
+            except (ValueError, RecursionError) as exc:
+                self._fail(f"the worker sent a malformed frame ({exc})")
+                return
+            if not isinstance(message, dict):
+                self._fail("the worker sent a frame that is not an object")
+                return
+            if len(self._frames) >= _MAX_QUEUED_FRAMES:
+                self._fail("the worker flooded the channel with frames")
+                return
+            self._deliver(message)
+
+    def _fail(self, reason: str) -> None:
+        self.protocol_error = reason
+        self._buffer.clear()
+        self._deliver(_EOF)
+
+    def _deliver(self, message: dict[str, Any]) -> None:
+        if message is _EOF:
+            if self._eof:
+                return
+            self._eof = True
+        self._frames.append(message)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def _feed_stray(self, data: bytes) -> None:
+        self._stray += data
+        if len(self._stray) > _STRAY_LIMIT:
+            cut = len(self._stray) - _STRAY_LIMIT
+            self._stray_dropped += cut
+            del self._stray[:cut]
+
+    # --- API ---------------------------------------------------------------------------------
 
     def take_stray(self) -> str:
         text = self._stray.decode("utf-8", "replace")
@@ -224,51 +281,57 @@ class WorkerProcess:
 
     async def next_frame(self, timeout: float | None) -> dict[str, Any]:
         """The next frame; ``_EOF`` once the worker is gone. Raises TimeoutError."""
-        return await asyncio.wait_for(self.frames.get(), timeout)
+        if not self._frames:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._waiter
+            finally:
+                self._waiter = None
+        message = self._frames[0] if self._frames[0] is _EOF else self._frames.popleft()
+        return message
 
     def drain_stale(self) -> bool:
         """Drop frames left over from an earlier run; False if the worker is gone."""
-        while not self.frames.empty():
-            if self.frames.get_nowait() is _EOF:
-                self.frames.put_nowait(_EOF)
-                return False
+        while self._frames and self._frames[0] is not _EOF:
+            self._frames.popleft()
         return self.alive
 
     async def send(self, message: dict[str, Any]) -> None:
-        stdin = self.proc.stdin
-        assert stdin is not None
         data = json.dumps(message, separators=(",", ":")).encode("utf-8")
-        try:
-            stdin.write(HEADER.pack(len(data)) + data)
-            await stdin.drain()
-        except (ConnectionError, RuntimeError) as exc:
-            raise WorkerError(f"The worker's channel is closed: {exc}") from exc
+        pipe = self.transport.get_pipe_transport(0) if self.transport is not None else None
+        if pipe is None or pipe.is_closing() or self._eof:
+            raise WorkerError("The worker's channel is closed")
+        pipe.write(HEADER.pack(len(data)) + data)
 
     def interrupt(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            self.proc.send_signal(signal.SIGINT)
+        if self.transport is not None:
+            with contextlib.suppress(ProcessLookupError):
+                self.transport.send_signal(signal.SIGINT)
 
     async def kill(self) -> None:
+        if self.transport is None:
+            return
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            os.killpg(self.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
-            self.proc.kill()
+            self.transport.kill()
+        await self._settle()
+        self.transport.close()
+
+    async def _settle(self) -> None:
+        """Wait (briefly) for the process to be reaped and its stray output to be read."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.proc.wait(), 5.0)
+            async with asyncio.timeout(5.0):
+                await asyncio.shield(self._exited)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._stray_reader), 1.0)
-        self._reader.cancel()
-        if self.proc.stdin is not None:
-            with contextlib.suppress(Exception):
-                self.proc.stdin.close()
+            async with asyncio.timeout(1.0):
+                await asyncio.shield(self._stray_closed)
 
     async def exit_description(self) -> str:
         """How the process ended (waits briefly for it to finish dying)."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.proc.wait(), 2.0)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._stray_reader), 1.0)
-        code = self.proc.returncode
+        await self._settle()
+        code = self.transport.get_returncode() if self.transport is not None else None
         if code is None:
             return "it stopped answering"
         if code < 0:

@@ -42,44 +42,62 @@ _THIS_FILE = os.path.abspath(__file__)
 # --------------------------------------------------------------------------------------------
 
 
-class CappedWriter(io.TextIOBase):
-    """A text sink that keeps at most ``limit`` characters and counts what it dropped."""
+class _CappedSink(io.RawIOBase):
+    """The byte sink under :class:`OutputCapture`: keeps ``limit`` bytes, counts the rest."""
 
-    def __init__(self, limit: int = DEFAULT_OUTPUT_LIMIT) -> None:
-        self._limit = max(0, int(limit))
-        self._parts: list[str] = []
-        self._size = 0
+    def __init__(self, limit: int) -> None:
+        self.limit = max(0, int(limit))
+        self.parts: list[bytes] = []
+        self.size = 0
         self.dropped = 0
-
-    def write(self, s: str) -> int:  # type: ignore[override]
-        if not isinstance(s, str):
-            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
-        n = len(s)
-        room = self._limit - self._size
-        if room >= n:
-            self._parts.append(s)
-            self._size += n
-        else:
-            if room > 0:
-                self._parts.append(s[:room])
-                self._size += room
-            self.dropped += n - max(room, 0)
-        return n
 
     def writable(self) -> bool:
         return True
 
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return "utf-8"
+    def write(self, b: Any) -> int:
+        n = len(b)
+        room = self.limit - self.size
+        if room >= n:
+            self.parts.append(bytes(b))
+            self.size += n
+        else:
+            if room > 0:
+                self.parts.append(bytes(b[:room]))
+                self.size += room
+            self.dropped += n - max(room, 0)
+        return n
 
-    def isatty(self) -> bool:
-        return False
 
-    def getvalue(self) -> str:
-        text = "".join(self._parts)
-        if self.dropped:
-            text += f"\n... [output truncated: {self.dropped} more characters]\n"
+class OutputCapture:
+    """A reusable capped text stream for ``sys.stdout``/``sys.stderr``.
+
+    Writes go through C-level text and buffer layers; Python code runs only once per 8 KiB, so
+    printing costs about what it costs on a real stream. At most ``limit`` bytes are kept; a
+    flood is counted, not stored, and reported by a marker.
+    """
+
+    def __init__(self, limit: int = DEFAULT_OUTPUT_LIMIT) -> None:
+        self.limit = limit
+        self._open()
+
+    def _open(self) -> None:
+        self.sink = _CappedSink(self.limit)
+        self.stream = io.TextIOWrapper(
+            io.BufferedWriter(self.sink, 8192), encoding="utf-8", errors="backslashreplace"
+        )
+
+    def take(self) -> str:
+        """Everything written since the last take, with a marker if some was dropped."""
+        with contextlib.suppress(ValueError):  # closed by the code: keep what reached the sink
+            self.stream.flush()
+        sink = self.sink
+        text = b"".join(sink.parts).decode("utf-8", "replace")
+        if sink.dropped:
+            text += f"\n... [output truncated: {sink.dropped} more bytes]\n"
+        if self.stream.closed:
+            self._open()
+        else:
+            sink.parts, sink.size, sink.dropped = [], 0, 0
         return text
 
 
@@ -471,10 +489,14 @@ class Worker:
     def __init__(self, channel: Channel, namespaces: list[str], output_limit: int) -> None:
         self.channel = channel
         self.namespace_names = namespaces
-        self.output_limit = output_limit
+        self.stdout = OutputCapture(output_limit)
+        self.stderr = OutputCapture(output_limit)
         self._loop: Any = None
         self.cell_count = 0
         self.globals: dict[str, Any] = {}
+        self.proxies: dict[str, _Proxy] = {
+            n: PROXIES[n](channel, n) for n in namespaces if n in PROXIES
+        }
         self.reset()
 
     def run_coroutine(self, coro: Any) -> Any:
@@ -485,23 +507,19 @@ class Worker:
             self._loop = asyncio.new_event_loop()
         return self._loop.run_until_complete(coro)
 
-    def injected(self) -> dict[str, Any]:
-        return {n: PROXIES[n](self.channel, n) for n in self.namespace_names if n in PROXIES}
-
     def reset(self) -> None:
         self.globals.clear()
         self.globals.update({"__name__": "__main__", "__builtins__": __builtins__})
-        self.globals.update(self.injected())
+        self.globals.update(self.proxies)
 
     def run(self, message: dict[str, Any]) -> dict[str, Any]:
         self.cell_count += 1
         code = message.get("code")
-        out = CappedWriter(int(message.get("output_limit") or self.output_limit))
-        err = CappedWriter(int(message.get("output_limit") or self.output_limit))
+        out, err = self.stdout, self.stderr
         reply: dict[str, Any] = {"op": "result", "id": message.get("id")}
         # Restore namespaces the user deleted or replaced, so the next cell can count on them.
-        for name, proxy in self.injected().items():
-            if not isinstance(self.globals.get(name), _Proxy):
+        for name, proxy in self.proxies.items():
+            if self.globals.get(name) is not proxy:
                 self.globals[name] = proxy
         saved = sys.stdout, sys.stderr
         start = time.perf_counter()
@@ -510,7 +528,7 @@ class Worker:
             if not isinstance(code, str):
                 raise TypeError("code must be a string")
             cell = compile_cell(code, f"<cell-{self.cell_count}>")
-            sys.stdout, sys.stderr = out, err
+            sys.stdout, sys.stderr = out.stream, err.stream
             _State.in_user_code = True
             try:
                 value = execute_cell(cell, self.globals, self.run_coroutine)
@@ -524,8 +542,8 @@ class Worker:
         finally:
             sys.stdout, sys.stderr = saved
         reply["duration_ms"] = (time.perf_counter() - start) * 1000.0
-        reply["stdout"] = out.getvalue()
-        reply["stderr"] = err.getvalue()
+        reply["stdout"] = out.take()
+        reply["stderr"] = err.take()
         if value is not None:
             reply["repr"] = safe_repr(value)
             try:
