@@ -181,3 +181,29 @@ async def test_artifacts_persist_across_sessions(base: Path, executor_kind: str)
         await s.run("artifacts.save('state', {'step': 3})")
     async with Session(storage=FileStorage(base), executor=make_executor(executor_kind)) as s:
         assert (await s.run("artifacts.load('state')['step']")).value == 3
+
+
+WRITER = """
+import sys
+from py_code_mode.artifacts import FileArtifactStore
+store = FileArtifactStore(sys.argv[1])
+for i in range(60):
+    store.save(f"{sys.argv[2]}/{i}", {"writer": sys.argv[2], "i": i}, description=str(i))
+"""
+
+
+def test_two_processes_saving_at_once_lose_nothing(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), name])
+        for name in ("alpha", "beta")
+    ]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0
+    store = FileArtifactStore(tmp_path)
+    names = {a.name for a in store.list()}
+    assert names == {f"{w}/{i}" for w in ("alpha", "beta") for i in range(60)}
+    assert store.load("beta/59") == {"writer": "beta", "i": 59}
+    json.loads((tmp_path / ".artifacts.json").read_text())  # the index is intact JSON

@@ -1,0 +1,36 @@
+"""The benchmarks run and report every row (they measure; tests never time anything)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_executor_benchmark_reports_every_workload(tmp_path: Path) -> None:
+    out = tmp_path / "executors.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "executors.py"),
+            "--iterations",
+            "5",
+            "--cpu-iterations",
+            "2",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    rows = {(r["workload"], r["engine"]) for r in report["rows"]}
+    for workload in ("trivial statement", "100 printed lines", "50 ms CPU loop"):
+        assert {(workload, "inprocess"), (workload, "subprocess")} <= rows
+    assert all(t["usable_after"] for t in report["timeouts"].values())
+    assert set(report["first_result_s"]) == {"bare interpreter", "inprocess", "subprocess"}
