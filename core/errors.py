@@ -176,6 +176,17 @@ class SkillValidationError(SkillError, ValueError):
         return {"skill_name": self.skill_name, "line": self.line}
 
 
+class SkillSyntaxError(SkillValidationError, SyntaxError):
+    """A skill's source does not parse (a ``SyntaxError`` and a ``ValueError``)."""
+
+    def __init__(self, message: str, skill_name: str | None = None, line: int | None = None):
+        SkillValidationError.__init__(self, message, skill_name=skill_name, line=line)
+        self.lineno = line
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class SkillExecutionError(SkillError):
     """A skill raised while running."""
 

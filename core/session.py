@@ -7,6 +7,10 @@ framework adapters without going through code.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,8 @@ from .execution.subprocess_executor import SubprocessConfig, SubprocessExecutor
 from .storage.file import FileStorage
 from .storage.protocol import StorageBackend
 from .types import ExecutionResult
+
+log = logging.getLogger(__name__)
 
 
 def _prepare_base(base_path: Path | str | None, base: Path | str | None) -> Path:
@@ -162,6 +168,22 @@ class Session:
             self._executor = InProcessExecutor()
         await self._executor.start(self._storage)
         self._started = True
+        self._warm_search()
+
+    def _warm_search(self) -> None:
+        """Import LanceDB and the embedder and sync the skill index in the background (about a
+        second) when there are skills, so the first search does not pay for it."""
+        skills_path = getattr(self._storage, "skills_path", None)
+        if skills_path is None or not any(Path(skills_path).glob("*.py")):
+            return
+
+        def warm() -> None:
+            try:
+                self._skills().refresh()
+            except Exception as exc:  # only a warm-up: the next search reports real errors
+                log.debug("search warm-up failed: %r", exc)
+
+        threading.Thread(target=warm, name="py-code-mode-warm-search", daemon=True).start()
 
     async def close(self) -> None:
         """Stop the executor; the session cannot be used afterwards."""
@@ -202,6 +224,58 @@ class Session:
         if not self._started or self._executor is None:
             return set()
         return set(self._executor.supported_capabilities())
+
+    # --- skills facade -----------------------------------------------------------------------
+
+    def _skills(self) -> Any:
+        library = getattr(self._storage, "get_skill_library", None)
+        if library is None:
+            raise TypeError(f"{type(self._storage).__name__} does not keep skills")
+        return library()
+
+    async def list_skills(self) -> list[dict[str, Any]]:
+        """Every skill as ``{name, description, parameters}`` (no source)."""
+        return [s.summary() for s in await asyncio.to_thread(self._skills().list)]
+
+    async def search_skills(self, query: str, limit: int = 5) -> list[dict[str, Any]]:
+        """The best matches for ``query`` (hybrid full-text + semantic search)."""
+        found = await asyncio.to_thread(self._skills().search, query, limit)
+        return [s.summary() for s in found]
+
+    async def get_skill(self, name: str) -> dict[str, Any] | None:
+        """``{name, description, parameters, source}``, or None."""
+        skill = await asyncio.to_thread(self._skills().get, name)
+        return None if skill is None else {**skill.summary(), "source": skill.source}
+
+    async def add_skill(self, name: str, source: str, description: str) -> dict[str, Any]:
+        """Validate and save a skill; a bad one raises SkillValidationError (a ValueError)."""
+        skill = await asyncio.to_thread(self._skills().create, name, source, description)
+        return {**skill.summary(), "source": skill.source}
+
+    create_skill = add_skill
+
+    async def remove_skill(self, name: str) -> bool:
+        return bool(await asyncio.to_thread(self._skills().delete, name))
+
+    delete_skill = remove_skill
+
+    async def invoke_skill(self, name: str, **kwargs: Any) -> ExecutionResult:
+        """Run a skill where code runs (its executor) and return the result of the call."""
+        from .skills.skill import validate_skill_name
+
+        validate_skill_name(name)
+        payload = json.dumps(kwargs)
+        code = f"skills.invoke({name!r}, **__import__('json').loads({payload!r}))"
+        return await self.run(code)
+
+    async def skill_history(self, name: str) -> list[dict[str, Any]]:
+        """Every version of a skill, oldest first (the last is current)."""
+        return [dict(v) for v in await asyncio.to_thread(self._skills().history, name)]
+
+    async def rollback_skill(self, name: str, version: int) -> dict[str, Any]:
+        """Make an earlier version current again (saved as a new version)."""
+        skill = await asyncio.to_thread(self._skills().rollback, name, version)
+        return {**skill.summary(), "source": skill.source, "version": skill.version}
 
     # --- artifacts facade --------------------------------------------------------------------
 

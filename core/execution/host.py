@@ -8,6 +8,7 @@ converted back to plain data.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from typing import Any
 
@@ -17,7 +18,24 @@ from .worker import decode_data, encode_data
 #: The methods a worker may call on each namespace.
 RPC_METHODS: dict[str, frozenset[str]] = {
     "artifacts": frozenset({"save", "load", "get", "list", "exists", "delete"}),
+    "skills": frozenset(
+        {
+            "search",
+            "list",
+            "get",
+            "exists",
+            "create",
+            "delete",
+            "describe",
+            "history",
+            "rollback",
+            "source",
+            "record",
+        }
+    ),
 }
+#: Namespaces whose calls may block (disk scans, index queries): served off the event loop.
+BLOCKING = frozenset({"skills"})
 
 
 def to_plain(value: Any) -> Any:
@@ -30,21 +48,49 @@ def to_plain(value: Any) -> Any:
 
 
 class HostNamespaces:
-    """The namespace objects of one session, owned by the host process."""
+    """The namespace objects of one session, owned by the host process.
 
-    def __init__(self, artifacts: Any | None = None) -> None:
-        self.objects: dict[str, Any] = {}
+    ``in_code`` is what in-process code gets as globals; ``rpc`` is what a worker's proxies may
+    call (the same objects, or adapters that return plain data).
+    """
+
+    def __init__(self, artifacts: Any | None = None, skills: Any | None = None) -> None:
+        self.in_code: dict[str, Any] = {}
+        self.rpc: dict[str, Any] = {}
+        if skills is not None:
+            from ..skills.namespace import SkillsNamespace, SkillsRPC
+
+            namespace = SkillsNamespace(skills, namespaces=lambda: dict(self.in_code))
+            self.in_code["skills"] = namespace
+            self.rpc["skills"] = SkillsRPC(namespace)
         if artifacts is not None:
-            self.objects["artifacts"] = artifacts
+            self.in_code["artifacts"] = artifacts
+            self.rpc["artifacts"] = artifacts
+
+    @classmethod
+    def from_storage(
+        cls, storage: Any, *, artifacts: Any = None, skills: Any = None
+    ) -> HostNamespaces:
+        """Namespaces over a storage backend; explicit objects win over the storage's."""
+        if storage is not None:
+            if artifacts is None:
+                artifacts = storage.get_artifact_store()
+            if skills is None and hasattr(storage, "get_skill_library"):
+                skills = storage.get_skill_library()
+        return cls(artifacts=artifacts, skills=skills)
+
+    @property
+    def objects(self) -> dict[str, Any]:
+        return self.in_code
 
     @property
     def names(self) -> list[str]:
-        return list(self.objects)
+        return list(self.rpc)
 
     async def dispatch(self, namespace: Any, method: Any, args: Any, kwargs: Any) -> dict[str, Any]:
         """Serve one call from the worker; always returns an ``rpc_result`` body, never raises."""
         try:
-            if namespace not in self.objects or method not in RPC_METHODS.get(namespace, ()):
+            if namespace not in self.rpc or method not in RPC_METHODS.get(namespace, ()):
                 raise AttributeError(f"{namespace!r} has no callable {method!r}")
             args = decode_data(args) if args is not None else []
             kwargs = decode_data(kwargs) if kwargs is not None else {}
@@ -52,7 +98,11 @@ class HostNamespaces:
                 raise TypeError("malformed call arguments")
             if not all(isinstance(k, str) for k in kwargs):
                 raise TypeError("keyword names must be strings")
-            result = getattr(self.objects[namespace], method)(*args, **kwargs)
+            bound = getattr(self.rpc[namespace], method)
+            if namespace in BLOCKING:
+                result = await asyncio.to_thread(bound, *args, **kwargs)
+            else:
+                result = bound(*args, **kwargs)
             if inspect.isawaitable(result):
                 result = await result
             return {"ok": True, "value": encode_data(to_plain(result))}

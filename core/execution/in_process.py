@@ -194,11 +194,10 @@ class InProcessExecutor:
             return
         from .host import HostNamespaces
 
-        artifacts = self._artifact_store
-        if artifacts is None and storage is not None:
-            artifacts = storage.get_artifact_store()
-        self._host = HostNamespaces(artifacts=artifacts)
-        self._injected = dict(self._host.objects)
+        self._host = HostNamespaces.from_storage(
+            storage, artifacts=self._artifact_store, skills=self._skill_library
+        )
+        self._injected = self._host.in_code
         self._reset_globals()
         self._thread = _CellThread(f"py-code-mode-cell-{id(self):x}")
         self._lock = asyncio.Lock()

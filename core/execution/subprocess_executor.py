@@ -369,8 +369,7 @@ class SubprocessExecutor:
     async def start(self, storage: Any = None) -> None:
         if self._started:
             return
-        artifacts = storage.get_artifact_store() if storage is not None else None
-        self._host = HostNamespaces(artifacts=artifacts)
+        self._host = HostNamespaces.from_storage(storage)
         self._lock = asyncio.Lock()
         self._started = True
         self._worker = await self._spawn()

@@ -25,6 +25,7 @@ import reprlib
 import signal
 import struct
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -158,22 +159,25 @@ def is_user_filename(filename: str) -> bool:
     return filename.startswith(("<cell", "<skill"))
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(_THIS_FILE)) + os.sep
+
+
 def describe_exception(exc: BaseException) -> tuple[str, str]:
-    """Return ``("Type: message", traceback trimmed to the user's code)``."""
+    """Return ``("Type: message", traceback)``: the traceback starts at the user's code (a cell
+    or a skill) and leaves out py-code-mode's own frames in between."""
     name = type(exc).__name__
     message = str(exc)
     error = f"{name}: {message}" if message else name
-    tb = exc.__traceback__
-    # Start at the first frame of user code (a cell or a skill); keep everything if none.
-    probe = tb
-    while probe is not None and not is_user_filename(probe.tb_frame.f_code.co_filename):
-        probe = probe.tb_next
-    if probe is not None:
-        tb = probe
-    elif isinstance(exc, SyntaxError):
-        tb = None
-    text = "".join(traceback.format_exception(type(exc), exc, tb))
-    return error, text
+    frames = traceback.extract_tb(exc.__traceback__)
+    start = next((i for i, f in enumerate(frames) if is_user_filename(f.filename)), None)
+    if start is None:
+        kept = [] if isinstance(exc, SyntaxError) else list(frames)
+    else:
+        kept = [f for f in frames[start:] if not f.filename.startswith(_PACKAGE_DIR)]
+    lines = traceback.format_exception_only(type(exc), exc)
+    if kept:
+        lines = ["Traceback (most recent call last):\n", *traceback.format_list(kept), *lines]
+    return error, "".join(lines)
 
 
 def safe_repr(value: Any, limit: int = REPR_LIMIT) -> str:
@@ -332,6 +336,7 @@ class Channel:
         self.out_fd = out_fd
         self.max_frame = max_frame
         self._next_id = 0
+        self._call_lock = threading.Lock()  # threads started by user code share the channel
 
     def send(self, message: dict[str, Any]) -> None:
         try:
@@ -386,6 +391,12 @@ class Channel:
         self, namespace: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         """Ask the host to run ``namespace.method(*args, **kwargs)`` and wait for the answer."""
+        with self._call_lock:
+            return self._call(namespace, method, args, kwargs)
+
+    def _call(
+        self, namespace: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         self._next_id += 1
         call_id = self._next_id
         self.send(
@@ -480,7 +491,210 @@ class ArtifactsProxy(_Proxy):
         self._call("delete", name)
 
 
-PROXIES: dict[str, type[_Proxy]] = {"artifacts": ArtifactsProxy}
+# --------------------------------------------------------------------------------------------
+# Skill invocation (shared by the in-process namespace and the worker's proxy)
+# --------------------------------------------------------------------------------------------
+
+NAMESPACE_NAMES = ("tools", "skills", "artifacts", "deps")
+_SKILL_DEPTH: Any = None
+
+
+def _skill_depth() -> Any:
+    global _SKILL_DEPTH
+    if _SKILL_DEPTH is None:
+        import contextvars
+
+        _SKILL_DEPTH = contextvars.ContextVar("py_code_mode_skill_depth", default=0)
+    return _SKILL_DEPTH
+
+
+def run_coroutine_in_thread(coro: Any) -> Any:
+    """Drive a coroutine to completion from sync code, even inside a running event loop.
+
+    It runs on a helper thread with its own loop (context copied, so nesting depth and capture
+    follow it); the caller waits in short slices so that an interrupt still reaches it.
+    """
+    import asyncio
+    import contextvars
+    import threading
+
+    outcome: dict[str, Any] = {}
+    context = contextvars.copy_context()
+
+    def target() -> None:
+        try:
+            outcome["value"] = context.run(asyncio.run, coro)
+        except BaseException as exc:  # handed back to the caller below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="py-code-mode-async-skill", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.05)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
+class SkillRunner:
+    """Runs a skill's ``run`` with the session's namespaces as globals.
+
+    ``fetch(name)`` returns ``{"name", "source", "hash"}`` (raising when the skill is missing);
+    compiled code is cached by content hash. ``record(name, ok, duration_ms)`` keeps statistics.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[str], dict[str, Any]],
+        namespaces: Callable[[], dict[str, Any]],
+        record: Callable[[str, bool, float], None] | None = None,
+        max_depth: int = 16,
+    ) -> None:
+        self._fetch = fetch
+        self._namespaces = namespaces
+        self._record = record
+        self.max_depth = max_depth
+        self._code: dict[str, Any] = {}
+
+    def _compile(self, info: dict[str, Any]) -> Any:
+        key = str(info.get("hash") or "") + str(info["name"])
+        code = self._code.get(key)
+        if code is None:
+            source = info["source"]
+            filename = f"<skill:{info['name']}>"
+            code = compile(source, filename, "exec", dont_inherit=True)
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+            if len(self._code) > 512:
+                self._code.clear()
+            self._code[key] = code
+        return code
+
+    def invoke(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        errors = _errors_module()
+        depth_var = _skill_depth()
+        depth = depth_var.get()
+        if depth >= self.max_depth:
+            raise errors.SkillExecutionError(
+                f"skills.{name}: skills nested more than {self.max_depth} levels deep "
+                "(unbounded recursion?)",
+                operation="invoke",
+            )
+        info = self._fetch(name)
+        code = self._compile(info)
+        namespace: dict[str, Any] = {"__name__": f"skill_{name}", "__builtins__": __builtins__}
+        namespace.update(self._namespaces())
+        token = depth_var.set(depth + 1)
+        start = time.perf_counter()
+        ok = False
+        try:
+            exec(code, namespace)
+            run = namespace.get("run")
+            if not callable(run):
+                raise errors.SkillExecutionError(
+                    f"skill {name!r} defines no run()", operation="invoke"
+                )
+            import inspect
+
+            signature = inspect.signature(run)
+            for injected in NAMESPACE_NAMES:  # run(tools, ...) gets the namespace it asks for
+                if (
+                    injected in signature.parameters
+                    and injected not in kwargs
+                    and injected in namespace
+                ):
+                    kwargs = {**kwargs, injected: namespace[injected]}
+            try:
+                signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise errors.SkillValidationError(
+                    f"skills.{name}() got wrong arguments: {exc}; expected {name}{signature}",
+                    skill_name=name,
+                ) from None
+            result = run(*args, **kwargs)
+            if inspect.iscoroutine(result):
+                result = run_coroutine_in_thread(result)
+            ok = True
+            return result
+        finally:
+            depth_var.reset(token)
+            if self._record is not None:
+                with contextlib.suppress(Exception):
+                    self._record(name, ok, (time.perf_counter() - start) * 1000.0)
+
+
+class SkillCallable:
+    """``skills.<name>``: call it with the skill's arguments."""
+
+    def __init__(self, owner: Any, name: str) -> None:
+        self._owner = owner
+        self.name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._owner._invoke(self.name, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<skill {self.name}>"
+
+
+class SkillsProxy(_Proxy):
+    """``skills`` in the worker: the library lives on the host; skill code runs here."""
+
+    _record_results = frozenset({"search", "list", "get", "create", "rollback", "history"})
+
+    def __init__(self, channel: Channel, name: str) -> None:
+        super().__init__(channel, name)
+        object.__setattr__(self, "_runner", None)
+
+    def bind_runner(self, namespaces: Callable[[], dict[str, Any]]) -> None:
+        runner = SkillRunner(
+            fetch=lambda n: self._call("source", n),
+            namespaces=namespaces,
+            record=lambda n, ok, ms: self._call("record", n, ok, ms),
+        )
+        object.__setattr__(self, "_runner", runner)
+
+    def search(self, query: str, limit: int = 5) -> Any:
+        return self._call("search", query, limit)
+
+    def list(self) -> Any:
+        return self._call("list")
+
+    def get(self, name: str) -> Any:
+        return self._call("get", name)
+
+    def create(self, name: str, source: str, description: str = "") -> Any:
+        return self._call("create", name, source, description)
+
+    def delete(self, name: str) -> bool:
+        return bool(self._call("delete", name))
+
+    def describe(self, name: str | None = None) -> str:
+        return str(self._call("describe", name))
+
+    def history(self, name: str) -> Any:
+        return self._call("history", name)
+
+    def rollback(self, name: str, version: int) -> Any:
+        return self._call("rollback", name, version)
+
+    def invoke(self, skill_name: str, /, *args: Any, **kwargs: Any) -> Any:
+        return self._invoke(skill_name, args, kwargs)
+
+    def _invoke(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return self._runner.invoke(name, args, kwargs)
+
+    def __getattr__(self, name: str) -> SkillCallable:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if not self._call("exists", name):
+            raise _errors_module().SkillNotFoundError(name)
+        return SkillCallable(self, name)
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *(s["name"] for s in self.list())})
+
+
+PROXIES: dict[str, type[_Proxy]] = {"artifacts": ArtifactsProxy, "skills": SkillsProxy}
 
 
 class Worker:
@@ -497,6 +711,9 @@ class Worker:
         self.proxies: dict[str, _Proxy] = {
             n: PROXIES[n](channel, n) for n in namespaces if n in PROXIES
         }
+        skills = self.proxies.get("skills")
+        if isinstance(skills, SkillsProxy):
+            skills.bind_runner(lambda: dict(self.proxies))
         self.reset()
 
     def run_coroutine(self, coro: Any) -> Any:

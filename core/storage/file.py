@@ -7,9 +7,12 @@ Layout under ``base_path``: ``skills/*.py``, ``artifacts/`` (with ``.artifacts.j
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..artifacts.file import FileArtifactStore
+
+if TYPE_CHECKING:
+    from ..skills.library import SkillLibrary
 
 
 class FileStorage:
@@ -21,6 +24,8 @@ class FileStorage:
         self._root = Path(base_path).expanduser().resolve()
         self._root.mkdir(parents=True, exist_ok=True)
         self._artifacts: FileArtifactStore | None = None
+        self._skills: Any = None
+        self.embedder: Any = None  # None: the offline default
 
     @property
     def root(self) -> Path:
@@ -52,6 +57,22 @@ class FileStorage:
         if self._artifacts is None:
             self._artifacts = FileArtifactStore(self.artifacts_path)
         return self._artifacts
+
+    def get_skill_library(self) -> SkillLibrary:
+        """The skills in ``{base}/skills``, searchable (index under ``.code-mode/index``)."""
+        if self._skills is None:
+            from ..skills.library import SkillLibrary
+            from ..skills.store import FileSkillStore
+
+            self._skills = SkillLibrary(
+                FileSkillStore(self.skills_path, self.index_path),
+                index_path=self.index_path / "index",
+                embedder=self.embedder,
+            )
+        return self._skills
+
+    def get_skill_store(self) -> Any:
+        return self.get_skill_library().store
 
     def to_bootstrap_config(self) -> dict[str, Any]:
         return {"type": "file", "base_path": str(self._root)}

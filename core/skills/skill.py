@@ -1,0 +1,212 @@
+"""The skill model: a validated Python source with a ``run`` function, a name and a description.
+
+Validation is static (AST only): a skill's source is never executed on the host to check it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import keyword
+import re
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from ..errors import SkillValidationError
+from ..schema import FunctionSchema, first_paragraph, parse_docstring, schema_from_source
+from ..types import Record
+
+MAX_NAME_LENGTH = 64
+MAX_SOURCE_BYTES = 512 * 1024
+RESERVED_NAMES = frozenset(
+    {
+        "list", "search", "get", "invoke", "create", "delete", "describe", "history",
+        "rollback", "refresh", "library", "call_async", "invoke_async",
+    }
+)  # fmt: skip
+_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def validate_skill_name(name: object) -> str:
+    """Return ``name`` if it can name a skill (and a file, and a native tool), else raise."""
+    if not isinstance(name, str):
+        raise SkillValidationError(f"Skill name must be a string, not {type(name).__name__}")
+    if not name:
+        raise SkillValidationError("Skill name must not be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise SkillValidationError(
+            f"Skill name {name[:40]!r}... is longer than {MAX_NAME_LENGTH} characters",
+            skill_name=name[:MAX_NAME_LENGTH],
+        )
+    if not _NAME_RE.match(name):
+        raise SkillValidationError(
+            f"Skill name {name!r} must be a Python identifier of ASCII letters, digits and "
+            "underscores, starting with a letter (no paths, dots or dashes)",
+            skill_name=name,
+        )
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        raise SkillValidationError(f"Skill name {name!r} is a Python keyword", skill_name=name)
+    if name in RESERVED_NAMES:
+        raise SkillValidationError(
+            f"Skill name {name!r} is reserved (it is a method of the skills namespace)",
+            skill_name=name,
+        )
+    return name
+
+
+def content_hash(name: str, description: str, source: str) -> str:
+    digest = hashlib.sha256(f"{name}\x00{description}\x00{source}".encode())
+    return digest.hexdigest()[:32]
+
+
+class SkillStats(Record):
+    """How a skill has been used."""
+
+    calls: int = 0
+    failures: int = 0
+    last_used: datetime | None = None
+    total_duration_ms: float = 0.0
+
+    @property
+    def mean_duration_ms(self) -> float:
+        return self.total_duration_ms / self.calls if self.calls else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "failures": self.failures,
+            "last_used": self.last_used.isoformat() if self.last_used else None,
+            "mean_duration_ms": round(self.mean_duration_ms, 3),
+        }
+
+
+class Skill(Record):
+    """A saved skill. Reads as attributes and as a mapping (``skill.name``, ``skill["name"]``)."""
+
+    name: str
+    description: str
+    source: str
+    parameters: list[dict[str, Any]] = Field(default_factory=list)
+    input_schema: dict[str, Any] = Field(default_factory=dict)
+    signature: str = ""
+    is_async: bool = False
+    content_hash: str = ""
+    version: int = 1
+    explicit_description: bool = False
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def params(self) -> dict[str, str]:
+        """``{parameter: description or type}`` — the reference project's short form."""
+        return {p["name"]: p.get("description") or p["type"] for p in self.parameters}
+
+    @property
+    def tags(self) -> list[str]:
+        return []
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return {"version": self.version, "content_hash": self.content_hash}
+
+    def search_text(self) -> str:
+        """What full-text search indexes: name words, description, parameter names and docs."""
+        words = [self.name.replace("_", " "), self.description]
+        for p in self.parameters:
+            words.append(p["name"].replace("_", " "))
+            if p.get("description"):
+                words.append(p["description"])
+        return " ".join(w for w in words if w)
+
+    def embedding_text(self) -> str:
+        """What the embedder sees: name and description (measured to recall best)."""
+        return f"{self.name.replace('_', ' ')}: {self.description}"
+
+    def summary(self) -> dict[str, Any]:
+        """``{name, description, parameters}`` — the reference facade's listing shape."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "parameters": [dict(p) for p in self.parameters],
+        }
+
+    def code_view(self) -> dict[str, Any]:
+        """What code sees in listings: the summary plus ``params``, signature and version."""
+        return {
+            **self.summary(),
+            "params": self.params,
+            "signature": self.signature,
+            "is_async": self.is_async,
+            "version": self.version,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The listing shape plus ``source``, ``params``, schema and version."""
+        return {
+            **self.summary(),
+            "source": self.source,
+            "params": self.params,
+            "input_schema": self.input_schema,
+            "signature": self.signature,
+            "is_async": self.is_async,
+            "version": self.version,
+        }
+
+
+def parse_skill(
+    name: str, source: str, description: str | None = None, *, version: int = 1
+) -> tuple[Skill, FunctionSchema]:
+    """Validate a skill (name, size, syntax, a ``run`` function, describable parameters).
+
+    Raises :class:`SkillValidationError` (a ``ValueError``; for syntax errors also a
+    ``SyntaxError``) naming the problem and its line. Nothing is executed.
+    """
+    validate_skill_name(name)
+    if not isinstance(source, str):
+        raise SkillValidationError(
+            f"Skill {name!r}: source must be a string, not {type(source).__name__}", skill_name=name
+        )
+    if not source.strip():
+        raise SkillValidationError(f"Skill {name!r}: source is empty", skill_name=name)
+    if len(source.encode("utf-8", "surrogatepass")) > MAX_SOURCE_BYTES:
+        raise SkillValidationError(
+            f"Skill {name!r}: source is larger than {MAX_SOURCE_BYTES // 1024} KiB", skill_name=name
+        )
+    if "\x00" in source:
+        raise SkillValidationError(f"Skill {name!r}: source contains a NUL byte", skill_name=name)
+    if description is not None and not isinstance(description, str):
+        raise SkillValidationError(f"Skill {name!r}: description must be a string", skill_name=name)
+    schema, tree = schema_from_source(source, "run", owner=name)
+    explicit = bool(description and description.strip())
+    if explicit:
+        text = description.strip()  # type: ignore[union-attr]
+    else:
+        module_doc = first_paragraph(parse_docstring(_module_docstring(tree))[0])
+        text = module_doc or schema.description
+    schema.description = text
+    skill = Skill(
+        name=name,
+        description=text,
+        source=source,
+        parameters=[p.to_dict() for p in schema.parameters],
+        input_schema=schema.json_schema(),
+        signature=schema.signature(name),
+        is_async=schema.is_async,
+        content_hash=content_hash(name, text, source),
+        version=version,
+        explicit_description=explicit,
+    )
+    return skill, schema
+
+
+def _module_docstring(tree: Any) -> str | None:
+    import ast
+
+    return ast.get_docstring(tree)
+
+
+def stub(skill: Skill) -> str:
+    """A Python stub for a saved skill (signature plus docstring), for prompts."""
+    _, schema = parse_skill(skill.name, skill.source, skill.description)
+    return schema.stub(skill.name)

@@ -1,0 +1,439 @@
+"""Where skills are kept: their sources, versions and usage statistics.
+
+``FileSkillStore`` keeps each skill as ``skills/<name>.py`` (source only, as in the reference
+project, so a file dropped there by hand is a skill) and its bookkeeping under the hidden
+``.code-mode/`` folder: ``skills/<name>.json`` (explicit description, version, times),
+``history/<name>/<version>.json`` (earlier versions) and ``stats/<name>.json`` (usage).
+Every write is atomic and happens under an inter-process lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from .._fileio import atomic_write, file_lock
+from ..errors import SkillNotFoundError, SkillValidationError, StorageReadError
+from .skill import Skill, SkillStats, parse_skill, validate_skill_name
+
+log = logging.getLogger(__name__)
+_FULL_RESCAN_SECONDS = 2.0
+
+
+class SkillVersion(dict):  # type: ignore[type-arg]
+    """One entry of a skill's history: ``{version, description, content_hash, saved_at, current}``."""
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+
+@runtime_checkable
+class SkillStore(Protocol):
+    """The storage contract a SkillLibrary works over."""
+
+    def scan(self) -> dict[str, Skill]: ...
+
+    def get(self, name: str) -> Skill | None: ...
+
+    def save(self, skill: Skill) -> Skill: ...
+
+    def delete(self, name: str) -> bool: ...
+
+    def history(self, name: str) -> list[SkillVersion]: ...
+
+    def get_version(self, name: str, version: int) -> Skill: ...
+
+    def record_usage(self, name: str, ok: bool, duration_ms: float) -> None: ...
+
+    def stats(self) -> dict[str, SkillStats]: ...
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+class FileSkillStore:
+    """Skills as files under a base folder."""
+
+    def __init__(self, skills_path: Path | str, meta_path: Path | str) -> None:
+        self.skills_path = Path(skills_path)
+        self.meta_path = Path(meta_path)
+        self._lock_file = self.meta_path / "skills.lock"
+        self._cache: dict[str, tuple[tuple[int, ...], Skill]] = {}
+        self._bad: dict[str, tuple[tuple[int, ...], str]] = {}
+        self._scan_key: tuple[int, int] | None = None
+        self._scan_time = 0.0
+        self._scan_result: dict[str, Skill] = {}
+        self._guard = threading.RLock()
+        self._warned: set[str] = set()
+
+    # --- paths -------------------------------------------------------------------------------
+
+    def _source(self, name: str) -> Path:
+        return self.skills_path / f"{name}.py"
+
+    def _sidecar(self, name: str) -> Path:
+        return self.meta_path / "skills" / f"{name}.json"
+
+    def _history_dir(self, name: str) -> Path:
+        return self.meta_path / "history" / name
+
+    def _stats_file(self, name: str) -> Path:
+        return self.meta_path / "stats" / f"{name}.json"
+
+    @staticmethod
+    def _mtime(path: Path) -> int:
+        try:
+            return path.stat().st_mtime_ns
+        except OSError:
+            return 0
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def _read_sidecar(self, name: str) -> dict[str, Any]:
+        try:
+            data = json.loads(self._sidecar(name).read_bytes())
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def _load(self, name: str, path: Path) -> Skill:
+        """Parse one skill file; cached by its stat and its sidecar's."""
+        st = path.stat()
+        # Atomic writes replace the inode, so the key changes even within one timestamp tick.
+        key = (st.st_ino, st.st_mtime_ns, st.st_size, self._mtime(self._sidecar(name)))
+        cached = self._cache.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        bad = self._bad.get(name)
+        if bad is not None and bad[0] == key:
+            raise StorageReadError(bad[1], path=str(path))
+        try:
+            source = path.read_text(encoding="utf-8")
+            meta = self._read_sidecar(name)
+            description = (
+                meta.get("description") if isinstance(meta.get("description"), str) else None
+            )
+            skill, _ = parse_skill(name, source, description, version=int(meta.get("version") or 1))
+        except (SkillValidationError, UnicodeDecodeError, OSError) as exc:
+            message = f"Skill file {path} cannot be loaded: {exc}"
+            self._bad[name] = (key, message)
+            log.warning("skipping skill file: %s", message)
+            raise StorageReadError(message, path=str(path)) from exc
+        skill = skill.model_copy(
+            update={
+                "created_at": _parse_time(meta.get("created_at")),
+                "updated_at": _parse_time(meta.get("updated_at"))
+                or datetime.fromtimestamp(st.st_mtime, UTC),
+            }
+        )
+        self._cache[name] = (key, skill)
+        return skill
+
+    def scan(self) -> dict[str, Skill]:
+        """Every loadable skill by name. Files that fail to load are skipped with a warning."""
+        with self._guard:
+            key = (self._mtime(self.skills_path), self._mtime(self.meta_path / "skills"))
+            fresh = time.monotonic() - self._scan_time < _FULL_RESCAN_SECONDS
+            if key == self._scan_key and fresh:
+                return self._scan_result
+            result: dict[str, Skill] = {}
+            try:
+                entries = sorted(os.scandir(self.skills_path), key=lambda e: e.name)
+            except FileNotFoundError:
+                entries = []
+            for entry in entries:
+                if not entry.name.endswith(".py") or entry.name.startswith(("_", ".")):
+                    continue
+                name = entry.name[:-3]
+                try:
+                    validate_skill_name(name)
+                except SkillValidationError as exc:
+                    if name not in self._warned:
+                        self._warned.add(name)
+                        log.warning("skipping skill file %s: %s", entry.path, exc)
+                    continue
+                try:
+                    result[name] = self._load(name, Path(entry.path))
+                except (StorageReadError, FileNotFoundError):
+                    continue  # logged once by _load, or deleted while scanning
+            for gone in set(self._cache) - set(result):
+                self._cache.pop(gone, None)
+            self._scan_key, self._scan_time, self._scan_result = key, time.monotonic(), result
+            return result
+
+    def get(self, name: str) -> Skill | None:
+        """The skill, or None; a file that exists but does not load raises StorageReadError."""
+        validate_skill_name(name)
+        path = self._source(name)
+        if not path.is_file():
+            return None
+        with self._guard:
+            return self._load(name, path)
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def _archive(self, current: Skill) -> None:
+        """Copy the current version into the history (before it is replaced or deleted)."""
+        entry = {
+            "version": current.version,
+            "source": current.source,
+            "description": current.description if current.explicit_description else None,
+            "content_hash": current.content_hash,
+            "saved_at": _iso(_now()),
+        }
+        atomic_write(
+            self._history_dir(current.name) / f"{current.version}.json",
+            json.dumps(entry, indent=2).encode(),
+        )
+
+    def _current_or_none(self, name: str) -> Skill | None:
+        try:
+            return self.get(name)
+        except StorageReadError:
+            return None
+
+    def save(self, skill: Skill) -> Skill:
+        """Store ``skill`` as the new current version; the previous one goes to the history."""
+        with file_lock(self._lock_file):
+            current = self._current_or_none(skill.name)
+            if current is not None and current.content_hash == skill.content_hash:
+                return current
+            version = self._next_version(skill.name, current)
+            if current is not None:
+                self._archive(current)
+            now = _now()
+            created = current.created_at if current is not None else now
+            meta = {
+                "description": skill.description if skill.explicit_description else None,
+                "version": version,
+                "created_at": _iso(created),
+                "updated_at": _iso(now),
+            }
+            atomic_write(self._sidecar(skill.name), json.dumps(meta, indent=2).encode())
+            atomic_write(self._source(skill.name), skill.source.encode("utf-8"))
+            self._scan_key = None
+        return skill.model_copy(
+            update={"version": version, "created_at": created, "updated_at": now}
+        )
+
+    def _next_version(self, name: str, current: Skill | None) -> int:
+        versions = [v["version"] for v in self._archived(name)]
+        if current is not None:
+            versions.append(current.version)
+        return max(versions, default=0) + 1
+
+    def delete(self, name: str) -> bool:
+        validate_skill_name(name)
+        with file_lock(self._lock_file):
+            path = self._source(name)
+            if not path.exists():
+                return False
+            current = self._current_or_none(name)
+            if current is not None:
+                self._archive(current)
+            path.unlink(missing_ok=True)
+            self._sidecar(name).unlink(missing_ok=True)
+            self._scan_key = None
+            return True
+
+    # --- history -----------------------------------------------------------------------------
+
+    def _archived(self, name: str) -> list[dict[str, Any]]:
+        folder = self._history_dir(name)
+        entries = []
+        try:
+            files = list(folder.glob("*.json"))
+        except OSError:
+            files = []
+        for file in files:
+            try:
+                data = json.loads(file.read_bytes())
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict) and isinstance(data.get("version"), int):
+                entries.append(data)
+        return sorted(entries, key=lambda d: d["version"])
+
+    def history(self, name: str) -> list[SkillVersion]:
+        """Every version, oldest first; the last one is current (unless the skill was deleted)."""
+        validate_skill_name(name)
+        out = [
+            SkillVersion(
+                version=d["version"],
+                description=d.get("description") or "",
+                content_hash=d.get("content_hash", ""),
+                saved_at=d.get("saved_at"),
+                current=False,
+            )
+            for d in self._archived(name)
+        ]
+        current = self._current_or_none(name)
+        if current is not None:
+            out = [v for v in out if v["version"] != current.version]
+            out.append(
+                SkillVersion(
+                    version=current.version,
+                    description=current.description,
+                    content_hash=current.content_hash,
+                    saved_at=_iso(current.updated_at),
+                    current=True,
+                )
+            )
+        return out
+
+    def get_version(self, name: str, version: int) -> Skill:
+        validate_skill_name(name)
+        current = self._current_or_none(name)
+        if current is not None and current.version == version:
+            return current
+        for entry in self._archived(name):
+            if entry["version"] == version:
+                skill, _ = parse_skill(
+                    name, entry["source"], entry.get("description"), version=version
+                )
+                return skill
+        known = [v["version"] for v in self.history(name)]
+        if not known:
+            raise SkillNotFoundError(name)
+        raise SkillValidationError(
+            f"Skill {name!r} has no version {version}; versions: {known}", skill_name=name
+        )
+
+    # --- usage -------------------------------------------------------------------------------
+
+    def record_usage(self, name: str, ok: bool, duration_ms: float) -> None:
+        path = self._stats_file(name)
+        with file_lock(self.meta_path / "stats.lock"):
+            try:
+                data = json.loads(path.read_bytes())
+            except (OSError, ValueError):
+                data = {}
+            data["calls"] = int(data.get("calls", 0)) + 1
+            data["failures"] = int(data.get("failures", 0)) + (0 if ok else 1)
+            data["total_duration_ms"] = float(data.get("total_duration_ms", 0.0)) + float(
+                duration_ms
+            )
+            data["last_used"] = _iso(_now())
+            atomic_write(path, json.dumps(data).encode())
+
+    def stats(self) -> dict[str, SkillStats]:
+        out = {}
+        folder = self.meta_path / "stats"
+        try:
+            files = list(folder.glob("*.json"))
+        except OSError:
+            return {}
+        for file in files:
+            try:
+                data = json.loads(file.read_bytes())
+                out[file.stem] = SkillStats(
+                    calls=int(data.get("calls", 0)),
+                    failures=int(data.get("failures", 0)),
+                    last_used=_parse_time(data.get("last_used")),
+                    total_duration_ms=float(data.get("total_duration_ms", 0.0)),
+                )
+            except (OSError, ValueError, TypeError):
+                continue
+        return out
+
+
+class MemorySkillStore:
+    """Skills kept in memory (lost when the process ends); for tests and ephemeral agents."""
+
+    def __init__(self) -> None:
+        self._skills: dict[str, Skill] = {}
+        self._history: dict[str, list[Skill]] = {}
+        self._stats: dict[str, SkillStats] = {}
+
+    def scan(self) -> dict[str, Skill]:
+        return dict(sorted(self._skills.items()))
+
+    def get(self, name: str) -> Skill | None:
+        validate_skill_name(name)
+        return self._skills.get(name)
+
+    def save(self, skill: Skill) -> Skill:
+        current = self._skills.get(skill.name)
+        if current is not None and current.content_hash == skill.content_hash:
+            return current
+        past = self._history.setdefault(skill.name, [])
+        if current is not None:
+            past.append(current)
+        version = max([s.version for s in past], default=0) + 1
+        now = _now()
+        saved = skill.model_copy(update={"version": version, "created_at": now, "updated_at": now})
+        self._skills[skill.name] = saved
+        return saved
+
+    def delete(self, name: str) -> bool:
+        validate_skill_name(name)
+        current = self._skills.pop(name, None)
+        if current is not None:
+            self._history.setdefault(name, []).append(current)
+        return current is not None
+
+    def history(self, name: str) -> list[SkillVersion]:
+        versions = [
+            SkillVersion(
+                version=s.version,
+                description=s.description,
+                content_hash=s.content_hash,
+                saved_at=_iso(s.updated_at),
+                current=False,
+            )
+            for s in self._history.get(name, [])
+        ]
+        if name in self._skills:
+            s = self._skills[name]
+            versions.append(
+                SkillVersion(
+                    version=s.version,
+                    description=s.description,
+                    content_hash=s.content_hash,
+                    saved_at=_iso(s.updated_at),
+                    current=True,
+                )
+            )
+        return versions
+
+    def get_version(self, name: str, version: int) -> Skill:
+        for s in [
+            *self._history.get(name, []),
+            *([self._skills[name]] if name in self._skills else []),
+        ]:
+            if s.version == version:
+                return s
+        if name not in self._skills and name not in self._history:
+            raise SkillNotFoundError(name)
+        raise SkillValidationError(f"Skill {name!r} has no version {version}", skill_name=name)
+
+    def record_usage(self, name: str, ok: bool, duration_ms: float) -> None:
+        stats = self._stats.setdefault(name, SkillStats())
+        stats.calls += 1
+        stats.failures += 0 if ok else 1
+        stats.total_duration_ms += duration_ms
+        stats.last_used = _now()
+
+    def stats(self) -> dict[str, SkillStats]:
+        return dict(self._stats)
