@@ -102,12 +102,9 @@ class HybridIndex:
                 table = self._db.create_table(self.table_name, schema=self._schema())
             except (ValueError, OSError):
                 table = self._db.open_table(self.table_name)  # another process created it
-            try:
+            # Fails on a race with another process's creation; merge_insert still keys on name.
+            with contextlib.suppress(Exception):
                 table.set_unenforced_primary_key("name")
-            except (
-                Exception
-            ):  # older tables or a race with another process: merge_insert still keys on name
-                pass
         self._table = table
         self._fts_ready = self._has_fts(table)
         return table
