@@ -34,3 +34,31 @@ def test_executor_benchmark_reports_every_workload(tmp_path: Path) -> None:
         assert {(workload, "inprocess"), (workload, "subprocess")} <= rows
     assert all(t["usable_after"] for t in report["timeouts"].values())
     assert set(report["first_result_s"]) == {"bare interpreter", "inprocess", "subprocess"}
+
+
+def test_skill_search_benchmark_reports_every_mode(tmp_path: Path) -> None:
+    out = tmp_path / "skill_search.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "skill_search.py"),
+            "--sizes",
+            "200",
+            "--library-sizes",
+            "100",
+            "--queries",
+            "5",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    row = report["sizes"]["200"]
+    for mode in ("text", "vector", "hybrid"):
+        assert {"p50_ms", "p95_ms", "recall@5", "mrr"} <= set(row[mode])
+    assert report["library"]["100"]["add_one_and_search_ms"] > 0
+    assert report["first_search_new_process_s"] > 0

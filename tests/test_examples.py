@@ -26,6 +26,8 @@ def test_readme_quick_start_runs_as_written(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [
         "5.333333333333333",
+        "['analyze_repo']",
+        "https://github.com/python/cpython",
         "[3, 5, 8]",
         "ZeroDivisionError: division by zero",
     ]
@@ -62,3 +64,16 @@ def test_demo_job_accumulates_runs(tmp_path: Path) -> None:
         )
         assert proc.returncode == 0, proc.stderr
         assert expected in proc.stdout
+
+
+def test_skills_example(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "skills" / "main.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "found: ['word_stats']" in proc.stdout
+    assert "report: 5 words; most frequent: 'a'" in proc.stdout
+    assert "Unknown child process" not in proc.stderr

@@ -312,10 +312,15 @@ class WorkerProcess:
     async def kill(self) -> None:
         if self.transport is None:
             return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        # SIGKILL the whole group (the worker leads it). Not transport.kill(): its poll() would
+        # reap the child behind asyncio's watcher ("Unknown child process" warnings).
+        try:
             os.killpg(self.pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):
-            self.transport.kill()
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            with contextlib.suppress(ProcessLookupError):
+                self.transport.send_signal(signal.SIGKILL)
         await self._settle()
         self.transport.close()
 

@@ -63,6 +63,7 @@ class HybridIndex:
         self._db: Any = None
         self._table: Any = None
         self._hashes: dict[str, str] | None = None
+        self._known: tuple[int, dict[str, str]] | None = None  # (table version, hashes) we wrote
         self._writes = 0
         self._fts_ready = False
         self._lock = threading.RLock()
@@ -121,11 +122,12 @@ class HybridIndex:
         log.warning("search index %s is unreadable; rebuilding it", self.path / self.table_name)
         self._table = None
         self._hashes = None
+        self._known = None
         self._fts_ready = False
         shutil.rmtree(self.path / f"{self.table_name}.lance", ignore_errors=True)
 
     def _read_hashes(self, table: Any) -> dict[str, str]:
-        rows = table.to_arrow().select(["name", "hash"]).to_pydict()
+        rows = table.search().select(["name", "hash"]).limit(None).to_arrow().to_pydict()
         return dict(zip(rows["name"], rows["hash"], strict=True))
 
     # --- syncing -----------------------------------------------------------------------------
@@ -148,7 +150,10 @@ class HybridIndex:
             table = self._open()
             with contextlib.suppress(Exception):
                 table.checkout_latest()  # see what other processes wrote
-            have = self._read_hashes(table)
+            if self._known is not None and self._known[0] == table.version:
+                have = self._known[1]  # nobody wrote since our last sync: skip the read
+            else:
+                have = self._read_hashes(table)
             changed = [doc for name, doc in documents.items() if have.get(name) != doc.hash]
             removed = [name for name in have if name not in wanted]
             if changed:
@@ -169,6 +174,7 @@ class HybridIndex:
             if changed or removed:
                 self._after_write(table, len(changed) + len(removed), len(wanted))
             self._hashes = wanted
+            self._known = (table.version, dict(wanted))
 
     def _batch(self, docs: list[SearchDocument]) -> Any:
         """An Arrow table with the index's exact schema (the key column must be non-null)."""
@@ -205,35 +211,47 @@ class HybridIndex:
     # --- querying ----------------------------------------------------------------------------
 
     def search(
-        self, query: str, limit: int = 5, boosts: dict[str, float] | None = None
+        self,
+        query: str,
+        limit: int = 5,
+        boosts: dict[str, float] | None = None,
+        *,
+        mode: str = "hybrid",
     ) -> list[tuple[str, float]]:
-        """``[(name, score)]``, best first. An empty query matches nothing."""
+        """``[(name, score)]``, best first. An empty query matches nothing.
+
+        ``mode`` is ``"hybrid"`` (default), ``"vector"`` or ``"text"`` (BM25 only).
+        """
         words = _WORD.findall(query or "")
         if not words or limit <= 0:
             return []
         with self._lock:
             try:
-                return self._search(" ".join(words), limit, boosts or {})
+                return self._search(" ".join(words), limit, boosts or {}, mode)
             except Exception as exc:
                 log.debug("index search failed: %r", exc)
                 self._reset()
                 return []
 
-    def _search(self, text: str, limit: int, boosts: dict[str, float]) -> list[tuple[str, float]]:
+    def _search(
+        self, text: str, limit: int, boosts: dict[str, float], mode: str
+    ) -> list[tuple[str, float]]:
         table = self._open()
         depth = max(limit * 4, 20)
-        vector = embed_array(self.embedder, [text])[0]
-        by_vector = (
-            table.search(vector, vector_column_name="vector")
-            .metric("cosine")
-            .select(["name"])
-            .limit(depth)
-            .to_arrow()
-            .column("name")
-            .to_pylist()
-        )
+        by_vector: list[str] = []
+        if mode in ("hybrid", "vector"):
+            vector = embed_array(self.embedder, [text])[0]
+            by_vector = (
+                table.search(vector, vector_column_name="vector")
+                .metric("cosine")
+                .select(["name"])
+                .limit(depth)
+                .to_arrow()
+                .column("name")
+                .to_pylist()
+            )
         by_text: list[str] = []
-        if self._fts_ready:
+        if self._fts_ready and mode in ("hybrid", "text"):
             try:
                 by_text = (
                     table.search(text, query_type="fts", fts_columns="text")
@@ -245,8 +263,9 @@ class HybridIndex:
                 )
             except Exception as exc:  # a query FTS cannot parse still gets vector results
                 log.debug("full-text query failed: %r", exc)
+        vector_weight = {"hybrid": self.vector_weight, "vector": 1.0, "text": 0.0}[mode]
         scores: dict[str, float] = {}
-        for weight, ranking in ((self.vector_weight, by_vector), (1 - self.vector_weight, by_text)):
+        for weight, ranking in ((vector_weight, by_vector), (1 - vector_weight, by_text)):
             for rank, name in enumerate(ranking):
                 scores[name] = scores.get(name, 0.0) + weight / (RRF_K + rank + 1)
         for name in scores:

@@ -86,6 +86,7 @@ class FileSkillStore:
         self._scan_result: dict[str, Skill] = {}
         self._guard = threading.RLock()
         self._warned: set[str] = set()
+        self._stats_cache: tuple[float, dict[str, SkillStats]] | None = None
 
     # --- paths -------------------------------------------------------------------------------
 
@@ -120,8 +121,9 @@ class FileSkillStore:
     def _load(self, name: str, path: Path) -> Skill:
         """Parse one skill file; cached by its stat and its sidecar's."""
         st = path.stat()
-        # Atomic writes replace the inode, so the key changes even within one timestamp tick.
-        key = (st.st_ino, st.st_mtime_ns, st.st_size, self._mtime(self._sidecar(name)))
+        # Atomic writes replace the inode, so the key changes even within one timestamp tick;
+        # the sidecar is always rewritten with the source, so it needs no stat of its own.
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
         cached = self._cache.get(name)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -232,10 +234,30 @@ class FileSkillStore:
             }
             atomic_write(self._sidecar(skill.name), json.dumps(meta, indent=2).encode())
             atomic_write(self._source(skill.name), skill.source.encode("utf-8"))
-            self._scan_key = None
-        return skill.model_copy(
-            update={"version": version, "created_at": created, "updated_at": now}
-        )
+            saved = skill.model_copy(
+                update={"version": version, "created_at": created, "updated_at": now}
+            )
+            self._note_write(skill.name, saved)
+        return saved
+
+    def _note_write(self, name: str, skill: Skill | None) -> None:
+        """Apply our own write to the cached scan, so a library of thousands of files is not
+        rescanned for one change (other processes' writes still trigger a full rescan)."""
+        with self._guard:
+            age = time.monotonic() - self._scan_time
+            if self._scan_key is None or age >= _FULL_RESCAN_SECONDS:
+                self._scan_key = None
+                return
+            result = dict(self._scan_result)
+            if skill is None:
+                result.pop(name, None)
+                self._cache.pop(name, None)
+            else:
+                st = self._source(name).stat()
+                self._cache[name] = ((st.st_ino, st.st_mtime_ns, st.st_size), skill)
+                result[name] = skill
+            self._scan_result = dict(sorted(result.items()))
+            self._scan_key = (self._mtime(self.skills_path), self._mtime(self.meta_path / "skills"))
 
     def _next_version(self, name: str, current: Skill | None) -> int:
         versions = [v["version"] for v in self._archived(name)]
@@ -254,7 +276,7 @@ class FileSkillStore:
                 self._archive(current)
             path.unlink(missing_ok=True)
             self._sidecar(name).unlink(missing_ok=True)
-            self._scan_key = None
+            self._note_write(name, None)
             return True
 
     # --- history -----------------------------------------------------------------------------
@@ -336,8 +358,18 @@ class FileSkillStore:
             )
             data["last_used"] = _iso(_now())
             atomic_write(path, json.dumps(data).encode())
+        self._stats_cache = None
 
     def stats(self) -> dict[str, SkillStats]:
+        """Usage per skill; cached briefly (it only breaks ties in search)."""
+        cached = self._stats_cache
+        if cached is not None and time.monotonic() - cached[0] < _FULL_RESCAN_SECONDS:
+            return cached[1]
+        out = self._read_stats()
+        self._stats_cache = (time.monotonic(), out)
+        return out
+
+    def _read_stats(self) -> dict[str, SkillStats]:
         out = {}
         folder = self.meta_path / "stats"
         try:
