@@ -252,19 +252,22 @@ SYSTEMS = [
 ]
 
 
+MODES = ["daily", "incremental", "secure", "batch", "streaming"]
+
+
 def generated(n: int, seed: int = 7) -> list[tuple[str, str]]:
     """``n`` distinct filler skills (name, description)."""
     rng = random.Random(seed)
-    combos = list(itertools.product(VERBS, OBJECTS, FORMATS, SYSTEMS))
+    combos = list(itertools.product(VERBS, OBJECTS, FORMATS, SYSTEMS, MODES))
     rng.shuffle(combos)
     if n > len(combos):
         raise SystemExit(f"at most {len(combos)} generated skills")
     out = []
-    for verb, obj, fmt, system in combos[:n]:
+    for verb, obj, fmt, system, mode in combos[:n]:
         out.append(
             (
-                f"{verb}_{obj}_{fmt}_{system}",
-                f"{verb.capitalize()} {obj} data as {fmt} with {system}",
+                f"{mode}_{verb}_{obj}_{fmt}_{system}",
+                f"{verb.capitalize()} {obj} data as {fmt} with {system}, {mode}",
             )
         )
     return out

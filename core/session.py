@@ -63,6 +63,7 @@ class Session:
         self._storage = storage
         self._executor: Executor | None = executor
         self._sync_deps_on_start = sync_deps_on_start
+        self._pending_tools: list[tuple[Any, dict[str, Any]]] = []
         self._started = False
         self._closed = False
 
@@ -168,6 +169,9 @@ class Session:
             self._executor = InProcessExecutor()
         await self._executor.start(self._storage)
         self._started = True
+        pending, self._pending_tools = self._pending_tools, []
+        for fn, options in pending:
+            self._registry().register_callable(fn, **options)
         self._warm_search()
 
     def _warm_search(self) -> None:
@@ -224,6 +228,40 @@ class Session:
         if not self._started or self._executor is None:
             return set()
         return set(self._executor.supported_capabilities())
+
+    # --- tools -------------------------------------------------------------------------------
+
+    def _registry(self) -> Any:
+        registry = getattr(self._executor, "registry", None)
+        if registry is None:
+            raise TypeError(f"{type(self._executor).__name__} has no tool registry")
+        return registry
+
+    def register_tool(
+        self,
+        fn: Any,
+        name: str | None = None,
+        description: str | None = None,
+        tags: tuple[str, ...] | list[str] = (),
+    ) -> None:
+        """Expose a Python callable as ``tools.<name>`` (schema from its signature and
+        docstring). It runs on the host, also under a subprocess executor."""
+        options = {"name": name, "description": description, "tags": tuple(tags)}
+        if self._started:
+            self._registry().register_callable(fn, **options)
+        else:
+            self._pending_tools.append((fn, options))
+
+    async def list_tools(self) -> list[dict[str, Any]]:
+        """Every tool as ``{name, description, tags, callables: [...]}``."""
+        await self.start()
+        return [t.to_dict() for t in self._registry().list_tools()]
+
+    async def search_tools(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
+        """Tools ranked for ``query`` (names, descriptions, tags, callables)."""
+        await self.start()
+        found = await asyncio.to_thread(self._registry().search, query, limit)
+        return [t.to_dict() for t in found]
 
     # --- skills facade -----------------------------------------------------------------------
 

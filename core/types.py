@@ -22,9 +22,9 @@ class Record(BaseModel):
 
     def __getitem__(self, key: str) -> Any:
         if (
-            key in self.model_fields_set
-            or key in type(self).model_fields
+            key in type(self).model_fields
             or (self.model_extra and key in self.model_extra)
+            or isinstance(getattr(type(self), key, None), property)
         ):
             return getattr(self, key)
         raise KeyError(key)

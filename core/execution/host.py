@@ -18,6 +18,7 @@ from .worker import decode_data, encode_data
 #: The methods a worker may call on each namespace.
 RPC_METHODS: dict[str, frozenset[str]] = {
     "artifacts": frozenset({"save", "load", "get", "list", "exists", "delete"}),
+    "tools": frozenset({"list", "search", "describe", "get", "call"}),
     "skills": frozenset(
         {
             "search",
@@ -54,9 +55,18 @@ class HostNamespaces:
     call (the same objects, or adapters that return plain data).
     """
 
-    def __init__(self, artifacts: Any | None = None, skills: Any | None = None) -> None:
+    def __init__(
+        self, artifacts: Any | None = None, skills: Any | None = None, tools: Any | None = None
+    ) -> None:
         self.in_code: dict[str, Any] = {}
         self.rpc: dict[str, Any] = {}
+        self.registry = tools
+        if tools is not None:
+            from ..tools.namespace import ToolsNamespace, ToolsRPC
+
+            loop = asyncio.get_running_loop()
+            self.in_code["tools"] = ToolsNamespace(tools, loop)
+            self.rpc["tools"] = ToolsRPC(tools)
         if skills is not None:
             from ..skills.namespace import SkillsNamespace, SkillsRPC
 
@@ -68,16 +78,35 @@ class HostNamespaces:
             self.rpc["artifacts"] = artifacts
 
     @classmethod
-    def from_storage(
-        cls, storage: Any, *, artifacts: Any = None, skills: Any = None
+    async def build(
+        cls,
+        storage: Any,
+        *,
+        tools_path: Any = None,
+        registry: Any = None,
+        artifacts: Any = None,
+        skills: Any = None,
     ) -> HostNamespaces:
-        """Namespaces over a storage backend; explicit objects win over the storage's."""
+        """Namespaces over a storage backend; explicit objects win over the storage's.
+
+        Tools come from ``registry`` (if given) plus the YAML files under ``tools_path`` — or,
+        when no path is configured, under the FileStorage base's ``tools/`` folder.
+        """
+        from ..tools.registry import ToolRegistry
+
         if storage is not None:
             if artifacts is None:
                 artifacts = storage.get_artifact_store()
             if skills is None and hasattr(storage, "get_skill_library"):
                 skills = storage.get_skill_library()
-        return cls(artifacts=artifacts, skills=skills)
+            if tools_path is None:
+                tools_path = getattr(storage, "tools_path", None)
+        if registry is None:
+            index = getattr(storage, "index_path", None)
+            registry = ToolRegistry(index_path=index / "index" if index is not None else None)
+        if tools_path is not None:
+            await registry.load_dir(tools_path)
+        return cls(artifacts=artifacts, skills=skills, tools=registry)
 
     @property
     def objects(self) -> dict[str, Any]:

@@ -179,6 +179,7 @@ class InProcessExecutor:
         self._deps_namespace = deps_namespace
         self._globals: dict[str, Any] = {}
         self._injected: dict[str, Any] = {}
+        self.registry: Any = registry
         self._thread: _CellThread | None = None
         self._lock: asyncio.Lock | None = None
         self._cells = 0
@@ -194,9 +195,14 @@ class InProcessExecutor:
             return
         from .host import HostNamespaces
 
-        self._host = HostNamespaces.from_storage(
-            storage, artifacts=self._artifact_store, skills=self._skill_library
+        self._host = await HostNamespaces.build(
+            storage,
+            tools_path=self.config.tools_path,
+            registry=self._registry,
+            artifacts=self._artifact_store,
+            skills=self._skill_library,
         )
+        self.registry = self._host.registry
         self._injected = self._host.in_code
         self._reset_globals()
         self._thread = _CellThread(f"py-code-mode-cell-{id(self):x}")
@@ -215,6 +221,8 @@ class InProcessExecutor:
         self._reset_globals()
 
     async def close(self) -> None:
+        if self._started and self._registry is None and self.registry is not None:
+            await self.registry.close()  # ours: close MCP connections and HTTP clients
         if self._thread is not None:
             self._thread.stop()
             self._thread = None

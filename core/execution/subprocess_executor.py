@@ -359,8 +359,10 @@ def _text(value: Any, limit: int) -> str:
 class SubprocessExecutor:
     """Runs code in a persistent worker process (the default for the CLI and the MCP server)."""
 
-    def __init__(self, config: SubprocessConfig | None = None) -> None:
+    def __init__(self, config: SubprocessConfig | None = None, *, registry: Any = None) -> None:
         self.config = config or SubprocessConfig()
+        self._registry = registry
+        self.registry: Any = registry
         self._host: HostNamespaces | None = None
         self._worker: WorkerProcess | None = None
         self._spare: asyncio.Task[WorkerProcess] | None = None
@@ -374,7 +376,10 @@ class SubprocessExecutor:
     async def start(self, storage: Any = None) -> None:
         if self._started:
             return
-        self._host = HostNamespaces.from_storage(storage)
+        self._host = await HostNamespaces.build(
+            storage, tools_path=self.config.tools_path, registry=self._registry
+        )
+        self.registry = self._host.registry
         self._lock = asyncio.Lock()
         self._started = True
         self._worker = await self._spawn()
@@ -461,9 +466,12 @@ class SubprocessExecutor:
             await self._take_worker()
 
     async def close(self) -> None:
+        was_started = self._started
         self._closed = True
         self._started = False
         await self._discard_worker()
+        if was_started and self._registry is None and self.registry is not None:
+            await self.registry.close()
         if self._spare is not None:
             # Let a starting spare finish (it takes milliseconds) so that it can be killed;
             # cancelling it mid-start would orphan the process.

@@ -694,7 +694,99 @@ class SkillsProxy(_Proxy):
         return sorted({*super().__dir__(), *(s["name"] for s in self.list())})
 
 
-PROXIES: dict[str, type[_Proxy]] = {"artifacts": ArtifactsProxy, "skills": SkillsProxy}
+class _WorkerCallable:
+    """``tools.<name>.<callable>`` in the worker."""
+
+    def __init__(self, owner: ToolsProxy, tool: str, info: dict[str, Any]) -> None:
+        self._owner = owner
+        self._tool = tool
+        self._info = info
+
+    def __call__(self, **kwargs: Any) -> Any:
+        return self._owner._call_tool(self._tool, self._info["name"], kwargs)
+
+    call_sync = __call__
+
+    async def call_async(self, **kwargs: Any) -> Any:
+        return self._owner._call_tool(self._tool, self._info["name"], kwargs)
+
+    def describe(self) -> dict[str, str]:
+        return {p["name"]: p.get("description", "") for p in self._info.get("parameters", [])}
+
+    def signature(self) -> str:
+        return str(self._info.get("signature", self._info["name"]))
+
+    def __repr__(self) -> str:
+        return f"<tools.{self._tool}.{self.signature()}>"
+
+
+class _WorkerTool:
+    """``tools.<name>`` in the worker."""
+
+    def __init__(self, owner: ToolsProxy, info: dict[str, Any]) -> None:
+        self._owner = owner
+        self._info = info
+
+    def __call__(self, **kwargs: Any) -> Any:
+        return self._owner._call_tool(self._info["name"], None, kwargs)
+
+    call_sync = __call__
+
+    async def call_async(self, **kwargs: Any) -> Any:
+        return self._owner._call_tool(self._info["name"], None, kwargs)
+
+    def list(self) -> list[Record]:
+        return [Record(c) for c in self._info.get("callables", [])]
+
+    def describe(self) -> str:
+        return str(self._owner.describe(self._info["name"]))
+
+    def __getattr__(self, name: str) -> _WorkerCallable:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        tool = self._info["name"]
+        for c in self._info.get("callables", []):
+            if c["name"] == name:
+                return _WorkerCallable(self._owner, tool, c)
+        known = [f"{tool}.{c['name']}" for c in self._info.get("callables", [])]
+        raise _errors_module().ToolNotFoundError(f"{tool}.{name}", known)
+
+    def __repr__(self) -> str:
+        return f"<tool {self._info['name']}: {self._info.get('description', '')}>"
+
+
+class ToolsProxy(_Proxy):
+    """``tools`` in the worker: every call is executed by the host (credentials, MCP
+    connections and HTTP clients never enter the worker)."""
+
+    _record_results = frozenset({"list", "search"})
+
+    def list(self) -> Any:
+        return self._call("list")
+
+    def search(self, query: str, limit: int = 10) -> Any:
+        return self._call("search", query, limit)
+
+    def describe(self, name: str | None = None) -> str:
+        return str(self._call("describe", name))
+
+    def _call_tool(self, tool: str, callable_name: str | None, kwargs: dict[str, Any]) -> Any:
+        return self._call("call", tool, callable_name, kwargs)
+
+    def __getattr__(self, name: str) -> _WorkerTool:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _WorkerTool(self, self._call("get", name))
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *(t["name"] for t in self.list())})
+
+
+PROXIES: dict[str, type[_Proxy]] = {
+    "tools": ToolsProxy,
+    "skills": SkillsProxy,
+    "artifacts": ArtifactsProxy,
+}
 
 
 class Worker:

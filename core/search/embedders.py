@@ -124,6 +124,42 @@ class OpenAIEmbedder:
         return [_normalize(d["embedding"]) for d in data]
 
 
+class HashEmbedder:
+    """A deterministic bag-of-words embedder (feature hashing): no model, no dependencies.
+
+    Matches words, not meanings — for tests and for machines that cannot load a model.
+    """
+
+    def __init__(self, dim: int = 256) -> None:
+        self.dim = dim
+        self.id = f"hash-{dim}"
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        import hashlib
+        import re
+
+        out = []
+        for text in texts:
+            vector = [0.0] * self.dim
+            for word in re.findall(r"\w+", text.lower()):
+                digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+                vector[int.from_bytes(digest[:4], "little") % self.dim] += (
+                    1.0 if digest[4] & 1 else -1.0
+                )
+            out.append(_normalize(vector))
+        return out
+
+
+MockEmbedder = HashEmbedder  # the reference project's name
+
+
+def cosine_similarity(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cosine of the angle between two vectors (0.0 when either is zero)."""
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
+
+
 _DEFAULT: WordLlamaEmbedder | None = None
 
 

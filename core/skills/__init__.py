@@ -1,15 +1,41 @@
 """Skills: saved, searchable, versioned Python functions that agents reuse and compose."""
 
-from ..search.embedders import CallableEmbedder, Embedder, OpenAIEmbedder, WordLlamaEmbedder
+from typing import Any
+
+from ..search.embedders import (
+    CallableEmbedder,
+    Embedder,
+    HashEmbedder,
+    MockEmbedder,
+    OpenAIEmbedder,
+    WordLlamaEmbedder,
+    cosine_similarity,
+)
 from .library import SkillLibrary
 from .namespace import SkillsNamespace
 from .skill import Skill, SkillStats, parse_skill, validate_skill_name
+from .skill import content_hash as compute_content_hash
 from .store import FileSkillStore, MemorySkillStore, SkillStore, SkillVersion
 
 PythonSkill = Skill  # the reference project's name
+SEMANTIC_AVAILABLE = True  # the default embedder ships inside a dependency
+
+
+def create_skill_library(
+    store: SkillStore | None = None, embedder: Embedder | None = None, **options: Any
+) -> SkillLibrary:
+    """A SkillLibrary over ``store`` (in memory when None)."""
+    return SkillLibrary(store, embedder=embedder, **options)
+
 
 __all__ = [
+    "SEMANTIC_AVAILABLE",
     "CallableEmbedder",
+    "HashEmbedder",
+    "MockEmbedder",
+    "compute_content_hash",
+    "cosine_similarity",
+    "create_skill_library",
     "Embedder",
     "FileSkillStore",
     "MemorySkillStore",
