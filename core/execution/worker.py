@@ -745,7 +745,10 @@ class _WorkerTool:
         if name.startswith("_"):
             raise AttributeError(name)
         tool = self._info["name"]
-        for c in self._info.get("callables", []):
+        callables = self._info.get("callables", [])
+        if not callables:  # not listed yet (an unreachable MCP server): let the host decide
+            return _WorkerCallable(self._owner, tool, {"name": name})
+        for c in callables:
             if c["name"] == name:
                 return _WorkerCallable(self._owner, tool, c)
         known = [f"{tool}.{c['name']}" for c in self._info.get("callables", [])]

@@ -204,9 +204,11 @@ class HybridIndex:
 
             table.optimize(cleanup_older_than=timedelta(minutes=5))
         if total >= ANN_THRESHOLD and count > 1000:
-            table.create_index(
-                metric="cosine", vector_column_name="vector", index_type="IVF_HNSW_SQ", replace=True
-            )
+            # IVF_FLAT: exact distances inside the probed partitions. Measured at 100k skills it
+            # kept exact search's recall at ~6 ms; IVF_HNSW_SQ lost nearly all of it here.
+            from lancedb.index import IvfFlat
+
+            table.create_index("vector", config=IvfFlat(distance_type="cosine"), replace=True)
 
     # --- querying ----------------------------------------------------------------------------
 

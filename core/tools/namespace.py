@@ -107,6 +107,10 @@ class ToolProxy:
         if name.startswith("_"):
             raise AttributeError(name)
         found = self._tool.get_callable(name)
+        if found is None and not self._tool.callables:
+            found = ToolCallable(
+                name=name
+            )  # not listed yet (an unreachable MCP server): let the adapter decide
         if found is None:
             raise ToolNotFoundError(
                 f"{self._tool.name}.{name}",

@@ -96,6 +96,12 @@ class ToolRegistry:
                 from .adapters.mcp import MCPAdapter
 
                 adapter = MCPAdapter.from_config(data)
+                try:
+                    await adapter.connect()
+                except ToolError as exc:
+                    # Keep the namespace: a later call reconnects. Report the failure now.
+                    self.load_errors.append(f"{file.name}: {exc}")
+                    log.warning("MCP server of %s not reachable: %s", file.name, exc)
                 return self.register_adapter(adapter)
             if kind == "http":
                 from .adapters.http import HTTPAdapter

@@ -37,3 +37,16 @@ __all__ = [
     "parse_cli_tool_dict",
     "parse_cli_tool_yaml",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # MCP and HTTP adapters import their clients lazily.
+    if name in ("HTTPAdapter", "Endpoint"):
+        from . import http
+
+        return getattr(http, name)
+    if name == "MCPAdapter":
+        from .mcp import MCPAdapter
+
+        return MCPAdapter
+    raise AttributeError(name)

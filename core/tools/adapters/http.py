@@ -1,0 +1,245 @@
+"""HTTP APIs as tools, on httpx (one async client per adapter, connections reused).
+
+From YAML (``type: http``) an API is one tool whose callables are its endpoints:
+``tools.github.get_repo(owner=..., repo=...)``. From Python, ``HTTPAdapter(base_url)`` without a
+``name`` makes each endpoint its own top-level tool, as the reference project did.
+``{param}`` placeholders in a path are filled from the arguments; listed ``query``/``body``
+names go where they say, the rest go to the query string (GET, DELETE, HEAD) or the JSON body
+(POST, PUT, PATCH). Header values may name environment variables (``${TOKEN}``), expanded at call
+time and never logged. A non-2xx answer is an error with its status and a capped body.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ...errors import ToolCallError, ToolNotFoundError, ToolTimeoutError
+from ..models import Tool, ToolCallable, ToolParameter
+from .mcp import expand_env
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+ERROR_BODY_LIMIT = 2000
+
+
+@dataclass
+class Endpoint:
+    """One operation of an HTTP API (the reference project's shape)."""
+
+    name: str
+    method: str = "GET"
+    path: str = "/"
+    description: str = ""
+    parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    query: list[str] = field(default_factory=list)
+    body: list[str] = field(default_factory=list)
+    timeout: float | None = None
+
+    def path_params(self) -> list[str]:
+        return _PLACEHOLDER.findall(self.path)
+
+    def callable(self) -> ToolCallable:
+        names = dict.fromkeys([*self.path_params(), *self.parameters, *self.query, *self.body])
+        params = []
+        for n in names:
+            spec = self.parameters.get(n, {})
+            params.append(
+                ToolParameter(
+                    name=n,
+                    type=str(spec.get("type", "string")),
+                    required=n in self.path_params() or bool(spec.get("required")),
+                    default=spec.get("default"),
+                    description=str(spec.get("description", "")),
+                )
+            )
+        return ToolCallable(name=self.name, description=self.description, parameters=params)
+
+
+class EndpointConfig(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
+    path: str = "/"
+    description: str = ""
+    parameters: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    query: list[str] = Field(default_factory=list)
+    body: list[str] = Field(default_factory=list)
+    timeout: float | None = Field(default=None, gt=0)
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class HTTPToolConfig(BaseModel):
+    """A ``type: http`` tool file."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    type: Literal["http"] = "http"
+    description: str = ""
+    base_url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: float = Field(default=30.0, gt=0)
+    tags: list[str] = Field(default_factory=list)
+    endpoints: dict[str, EndpointConfig] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not value.isidentifier():
+            raise ValueError(f"tool name {value!r} must be a Python identifier (tools.<name>)")
+        return value
+
+    @field_validator("endpoints")
+    @classmethod
+    def _endpoint_names(cls, value: dict[str, EndpointConfig]) -> dict[str, EndpointConfig]:
+        for name in value:
+            if not name.isidentifier():
+                raise ValueError(f"endpoint name {name!r} must be a Python identifier")
+        return value
+
+
+class HTTPAdapter:
+    """An HTTP API: a namespaced tool (``name`` given) or one tool per endpoint."""
+
+    def __init__(
+        self,
+        base_url: str,
+        headers: dict[str, str] | None = None,
+        *,
+        name: str | None = None,
+        description: str = "",
+        timeout: float = 30.0,
+        tags: list[str] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.headers = dict(headers or {})
+        self.name = name
+        self.description = description
+        self.timeout = timeout
+        self.tags = list(tags or [])
+        self._endpoints: dict[str, Endpoint] = {}
+        self._client: Any = None
+
+    @classmethod
+    def from_config(cls, data: dict[str, Any]) -> HTTPAdapter:
+        config = HTTPToolConfig.model_validate(data)
+        adapter = cls(
+            config.base_url,
+            config.headers,
+            name=config.name,
+            description=config.description,
+            timeout=config.timeout,
+            tags=config.tags,
+        )
+        for ename, e in config.endpoints.items():
+            adapter.add_endpoint(Endpoint(name=ename, **e.model_dump()))
+        return adapter
+
+    def add_endpoint(self, endpoint: Endpoint) -> None:
+        self._endpoints[endpoint.name] = endpoint
+
+    @property
+    def endpoints(self) -> dict[str, Endpoint]:
+        return dict(self._endpoints)
+
+    def list_tools(self) -> list[Tool]:
+        if self.name:
+            callables = [e.callable() for e in self._endpoints.values()]
+            description = self.description or "; ".join(
+                f"{e.name}: {e.description}" for e in self._endpoints.values()
+            )
+            return [
+                Tool(name=self.name, description=description, callables=callables, tags=self.tags)
+            ]
+        return [
+            Tool(name=e.name, description=e.description, callables=[e.callable()], tags=self.tags)
+            for e in self._endpoints.values()
+        ]
+
+    def _endpoint(self, name: str, callable_name: str | None) -> Endpoint:
+        if self.name:
+            if name != self.name:
+                raise ToolNotFoundError(name, [self.name])
+            key = callable_name or name
+            if key not in self._endpoints:
+                raise ToolNotFoundError(f"{name}.{key}", [f"{name}.{e}" for e in self._endpoints])
+            return self._endpoints[key]
+        if name not in self._endpoints or callable_name not in (None, name):
+            raise ToolNotFoundError(
+                name if callable_name in (None, name) else f"{name}.{callable_name}",
+                list(self._endpoints),
+            )
+        return self._endpoints[name]
+
+    async def call_tool(self, name: str, callable_name: str | None, args: dict[str, Any]) -> Any:
+        import httpx
+
+        endpoint = self._endpoint(name, callable_name)
+        tool = self.name or name
+        args = dict(args)
+        extra_query = args.pop("query_params", None) or {}
+        path = endpoint.path
+        for param in endpoint.path_params():
+            if args.get(param) is None:
+                raise ToolCallError(
+                    tool, args, f"missing path parameter '{param}' for {endpoint.name}"
+                )
+            path = path.replace(
+                "{" + param + "}", httpx.URL("/" + str(args.pop(param))).raw_path.decode()[1:]
+            )
+        query = {k: args.pop(k) for k in list(args) if k in endpoint.query}
+        body = {k: args.pop(k) for k in list(args) if k in endpoint.body}
+        if endpoint.method in _BODY_METHODS:
+            body.update(args)
+        else:
+            query.update(args)
+        query.update(extra_query)
+        headers = {k: expand_env(v, what=tool) for k, v in self.headers.items()}
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout)
+        try:
+            response = await self._client.request(
+                endpoint.method,
+                self.base_url + path,
+                params={k: v for k, v in query.items() if v is not None},
+                json=body if body or endpoint.method in _BODY_METHODS else None,
+                headers=headers,
+                timeout=endpoint.timeout or self.timeout,
+            )
+        except httpx.TimeoutException:
+            raise ToolTimeoutError(
+                f"{tool}.{endpoint.name}", endpoint.timeout or self.timeout
+            ) from None
+        except httpx.HTTPError as exc:
+            raise ToolCallError(
+                tool, args, f"{endpoint.method} {path}: {type(exc).__name__}: {exc}"
+            ) from None
+        if response.status_code >= 400:
+            text = response.text
+            if len(text) > ERROR_BODY_LIMIT:
+                text = (
+                    text[:ERROR_BODY_LIMIT]
+                    + f"... [{len(text) - ERROR_BODY_LIMIT} more characters]"
+                )
+            raise ToolCallError(
+                tool, args, f"HTTP {response.status_code} from {endpoint.method} {path}: {text}"
+            )
+        if "json" in response.headers.get("content-type", ""):
+            try:
+                return response.json()
+            except ValueError:
+                pass
+        return response.text
+
+    async def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
