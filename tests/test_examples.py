@@ -77,3 +77,20 @@ def test_skills_example(tmp_path: Path) -> None:
     assert "found: ['word_stats']" in proc.stdout
     assert "report: 5 words; most frequent: 'a'" in proc.stdout
     assert "Unknown child process" not in proc.stderr
+
+
+def test_tools_example() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "tools" / "main.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "['celsius_to_fahrenheit', 'listing', 'text']",
+        "3",
+        "212.0",
+        "celsius_to_fahrenheit",
+        "class text:",
+    ]

@@ -223,3 +223,64 @@ async def test_http_errors(rsession: Session) -> None:
         == "ToolTimeoutError: Tool 'api.slow' timed out after 1.0s"
     )
     assert "missing path parameter 'repo'" in await error(rsession, "tools.api.get_repo(owner='x')")
+
+
+OPENAPI = {
+    "openapi": "3.0.3",
+    "info": {"title": "repos", "version": "1"},
+    "paths": {
+        "/repos/{owner}/{repo}": {
+            "parameters": [
+                {"name": "owner", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "get": {
+                "operationId": "getRepo",
+                "summary": "Get a repository",
+                "parameters": [
+                    {"$ref": "#/components/parameters/Repo"},
+                    {"name": "per_page", "in": "query", "schema": {"type": "integer"}},
+                ],
+            },
+        },
+        "/issues": {
+            "post": {
+                "operationId": "createIssue",
+                "requestBody": {
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Issue"}}
+                    }
+                },
+            }
+        },
+        "/text": {"get": {"operationId": "getText"}},
+    },
+    "components": {
+        "parameters": {
+            "Repo": {"name": "repo", "in": "path", "required": True, "schema": {"type": "string"}}
+        },
+        "schemas": {
+            "Issue": {
+                "type": "object",
+                "required": ["title"],
+                "properties": {"title": {"type": "string"}},
+            }
+        },
+    },
+}
+
+
+async def test_http_tool_from_an_openapi_document(tmp_path: Path, api_url: str) -> None:
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "spec.json").write_text(json.dumps(OPENAPI))
+    (tools / "gh.yaml").write_text(
+        f"name: gh\ntype: http\nbase_url: {api_url}\nopenapi: spec.json\noperations: [getRepo, createIssue]\n"
+    )
+    async with Session(storage=FileStorage(tmp_path)) as session:
+        listed = {c["name"]: c for c in (await session.list_tools())[0]["callables"]}
+        assert set(listed) == {"getRepo", "createIssue"}
+        assert [p["name"] for p in listed["getRepo"]["parameters"]] == ["owner", "repo", "per_page"]
+        result = await session.run("tools.gh.getRepo(owner='o', repo='r', per_page=2)")
+        assert result.value["query"] == {"per_page": "2"}, result.error
+        created = await session.run("tools.gh.createIssue(title='t')")
+        assert created.value == {"created": {"title": "t"}}

@@ -9,11 +9,14 @@ Every write is atomic and happens under an inter-process lock.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import logging
 import os
 import threading
 import time
+import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -72,6 +75,13 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
+def _flush_at_exit(ref: weakref.ReferenceType[FileSkillStore]) -> None:
+    store = ref()
+    if store is not None:
+        with contextlib.suppress(Exception):
+            store.flush_stats()
+
+
 class FileSkillStore:
     """Skills as files under a base folder."""
 
@@ -87,6 +97,10 @@ class FileSkillStore:
         self._guard = threading.RLock()
         self._warned: set[str] = set()
         self._stats_cache: tuple[float, dict[str, SkillStats]] | None = None
+        self._pending: dict[str, tuple[int, int, float]] = {}
+        self._pending_last_used: dict[str, datetime] = {}
+        self._flushed_at = time.monotonic()
+        atexit.register(_flush_at_exit, weakref.ref(self))
 
     # --- paths -------------------------------------------------------------------------------
 
@@ -345,23 +359,46 @@ class FileSkillStore:
     # --- usage -------------------------------------------------------------------------------
 
     def record_usage(self, name: str, ok: bool, duration_ms: float) -> None:
-        path = self._stats_file(name)
-        with file_lock(self.meta_path / "stats.lock"):
-            try:
-                data = json.loads(path.read_bytes())
-            except (OSError, ValueError):
-                data = {}
-            data["calls"] = int(data.get("calls", 0)) + 1
-            data["failures"] = int(data.get("failures", 0)) + (0 if ok else 1)
-            data["total_duration_ms"] = float(data.get("total_duration_ms", 0.0)) + float(
-                duration_ms
+        """Count one call. Counts are buffered and written at most once a second (and at exit):
+        a file write per call would cost more than most skills."""
+        with self._guard:
+            calls, failures, total = self._pending.get(name, (0, 0, 0.0))
+            self._pending[name] = (
+                calls + 1,
+                failures + (0 if ok else 1),
+                total + float(duration_ms),
             )
-            data["last_used"] = _iso(_now())
-            atomic_write(path, json.dumps(data).encode())
+            self._pending_last_used[name] = _now()
+            due = time.monotonic() - self._flushed_at >= 1.0
+        if due:
+            self.flush_stats()
+
+    def flush_stats(self) -> None:
+        """Write buffered usage counts to ``.code-mode/stats/``."""
+        with self._guard:
+            pending, self._pending = self._pending, {}
+            last_used, self._pending_last_used = self._pending_last_used, {}
+            self._flushed_at = time.monotonic()
+        if not pending or not self.meta_path.parent.exists():
+            return
+        with file_lock(self.meta_path / "stats.lock"):
+            for name, (calls, failures, total) in pending.items():
+                path = self._stats_file(name)
+                try:
+                    data = json.loads(path.read_bytes())
+                except (OSError, ValueError):
+                    data = {}
+                data["calls"] = int(data.get("calls", 0)) + calls
+                data["failures"] = int(data.get("failures", 0)) + failures
+                data["total_duration_ms"] = float(data.get("total_duration_ms", 0.0)) + total
+                data["last_used"] = _iso(last_used.get(name) or _now())
+                atomic_write(path, json.dumps(data).encode())
         self._stats_cache = None
 
     def stats(self) -> dict[str, SkillStats]:
         """Usage per skill; cached briefly (it only breaks ties in search)."""
+        if self._pending:
+            self.flush_stats()
         cached = self._stats_cache
         if cached is not None and time.monotonic() - cached[0] < _FULL_RESCAN_SECONDS:
             return cached[1]

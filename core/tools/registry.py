@@ -106,7 +106,7 @@ class ToolRegistry:
             if kind == "http":
                 from .adapters.http import HTTPAdapter
 
-                adapter = HTTPAdapter.from_config(data)
+                adapter = HTTPAdapter.from_config(data, relative_to=file.parent)
                 return self.register_adapter(adapter)
         except ValidationError as exc:
             raise ToolError(_describe_validation(exc)) from None

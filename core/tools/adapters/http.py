@@ -84,7 +84,9 @@ class HTTPToolConfig(BaseModel):
     name: str
     type: Literal["http"] = "http"
     description: str = ""
-    base_url: str
+    base_url: str | None = None
+    openapi: str | None = None  # an OpenAPI 3 document: a file path or an http(s) URL
+    operations: list[str] | None = None  # operationIds to take from it (default: all)
     headers: dict[str, str] = Field(default_factory=dict)
     timeout: float = Field(default=30.0, gt=0)
     tags: list[str] = Field(default_factory=list)
@@ -129,16 +131,23 @@ class HTTPAdapter:
         self._client: Any = None
 
     @classmethod
-    def from_config(cls, data: dict[str, Any]) -> HTTPAdapter:
+    def from_config(cls, data: dict[str, Any], *, relative_to: Any = None) -> HTTPAdapter:
         config = HTTPToolConfig.model_validate(data)
+        document = load_openapi(config.openapi, relative_to) if config.openapi else None
+        base_url = config.base_url or _openapi_server(document)
+        if not base_url:
+            raise ValueError("an http tool needs base_url (or an OpenAPI document with servers)")
         adapter = cls(
-            config.base_url,
+            base_url,
             config.headers,
             name=config.name,
             description=config.description,
             timeout=config.timeout,
             tags=config.tags,
         )
+        if document is not None:
+            for endpoint in endpoints_from_openapi(document, config.operations):
+                adapter.add_endpoint(endpoint)
         for ename, e in config.endpoints.items():
             adapter.add_endpoint(Endpoint(name=ename, **e.model_dump()))
         return adapter
@@ -243,3 +252,108 @@ class HTTPAdapter:
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
+
+
+# --- OpenAPI 3 -------------------------------------------------------------------------------
+
+_HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head")
+
+
+def load_openapi(source: str, relative_to: Any = None) -> dict[str, Any]:
+    """Read an OpenAPI 3 document (JSON or YAML) from a file or an http(s) URL."""
+    from pathlib import Path
+
+    import yaml
+
+    if source.startswith(("http://", "https://")):
+        import httpx
+
+        text = httpx.get(source, timeout=30).raise_for_status().text
+    else:
+        path = Path(source)
+        if not path.is_absolute() and relative_to is not None:
+            path = Path(relative_to) / path
+        text = path.read_text(encoding="utf-8")
+    document = yaml.safe_load(text)
+    if not isinstance(document, dict) or not str(document.get("openapi", "")).startswith("3"):
+        raise ValueError(f"{source} is not an OpenAPI 3 document")
+    return document
+
+
+def _openapi_server(document: dict[str, Any] | None) -> str | None:
+    servers = (document or {}).get("servers") or []
+    return str(servers[0].get("url")) if servers and isinstance(servers[0], dict) else None
+
+
+def _resolve(document: dict[str, Any], node: Any) -> Any:
+    """Follow a local ``$ref`` (``#/components/...``)."""
+    while (
+        isinstance(node, dict)
+        and isinstance(node.get("$ref"), str)
+        and node["$ref"].startswith("#/")
+    ):
+        target: Any = document
+        for part in node["$ref"][2:].split("/"):
+            target = target.get(part, {}) if isinstance(target, dict) else {}
+        node = target
+    return node
+
+
+def endpoints_from_openapi(
+    document: dict[str, Any], operations: list[str] | None = None
+) -> list[Endpoint]:
+    """One Endpoint per operation (named by ``operationId``), with its parameters' schemas."""
+    wanted = set(operations) if operations is not None else None
+    out = []
+    for path, item in (document.get("paths") or {}).items():
+        item = _resolve(document, item) or {}
+        shared = item.get("parameters") or []
+        for method in _HTTP_METHODS:
+            op = item.get(method)
+            if not isinstance(op, dict):
+                continue
+            op_id = op.get("operationId") or re.sub(r"\W+", "_", f"{method}_{path}").strip("_")
+            if not op_id.isidentifier() or (wanted is not None and op_id not in wanted):
+                continue
+            parameters: dict[str, dict[str, Any]] = {}
+            query: list[str] = []
+            body: list[str] = []
+            for raw in [*shared, *(op.get("parameters") or [])]:
+                param = _resolve(document, raw) or {}
+                name = param.get("name")
+                if not isinstance(name, str):
+                    continue
+                schema = dict(_resolve(document, param.get("schema")) or {})
+                schema["description"] = param.get("description", schema.get("description", ""))
+                schema["required"] = bool(param.get("required"))
+                parameters[name] = schema
+                if param.get("in") == "query":
+                    query.append(name)
+            content = (_resolve(document, op.get("requestBody")) or {}).get("content") or {}
+            json_body = (
+                _resolve(document, (content.get("application/json") or {}).get("schema")) or {}
+            )
+            required_body = set(json_body.get("required") or [])
+            for name, prop in (json_body.get("properties") or {}).items():
+                prop = dict(_resolve(document, prop) or {})
+                prop["required"] = name in required_body
+                parameters[name] = prop
+                body.append(name)
+            out.append(
+                Endpoint(
+                    name=op_id,
+                    method=method.upper(),
+                    path=path,
+                    description=str(op.get("summary") or op.get("description") or ""),
+                    parameters=parameters,
+                    query=query,
+                    body=body,
+                )
+            )
+    if wanted is not None:
+        missing = wanted - {e.name for e in out}
+        if missing:
+            raise ValueError(
+                f"operations not in the OpenAPI document: {', '.join(sorted(missing))}"
+            )
+    return out
