@@ -224,6 +224,10 @@ class DependencyError(DepsError):
     """A package spec is invalid or its install failed."""
 
 
+class InvalidSpecError(DependencyError, ValueError):
+    """A package spec was refused (also a ``ValueError``, as in the reference)."""
+
+
 class RuntimeDepsDisabledError(DepsError, RuntimeError):
     """Adding or removing packages from code is disabled (``allow_runtime_deps=False``)."""
 

@@ -172,6 +172,8 @@ class Session:
         pending, self._pending_tools = self._pending_tools, []
         for fn, options in pending:
             self._registry().register_callable(fn, **options)
+        if self._sync_deps_on_start and getattr(self._executor, "deps", None) is not None:
+            await asyncio.to_thread(self._executor.deps.sync)
         self._warm_search()
 
     def _warm_search(self) -> None:
@@ -262,6 +264,36 @@ class Session:
         await self.start()
         found = await asyncio.to_thread(self._registry().search, query, limit)
         return [t.to_dict() for t in found]
+
+    # --- deps facade -------------------------------------------------------------------------
+
+    async def _deps(self) -> Any:
+        await self.start()
+        manager = getattr(self._executor, "deps", None)
+        if manager is None:
+            raise TypeError(f"{type(self._executor).__name__} does not manage deps")
+        return manager
+
+    async def list_deps(self) -> list[str]:
+        """The recorded packages."""
+        return list((await self._deps()).list())
+
+    async def add_dep(self, package: str) -> dict[str, Any]:
+        """Install a package into the overlay and record it: ``{installed, already_present,
+        failed}``. An invalid spec raises InvalidSpecError (a ValueError); a refused one
+        RuntimeDepsDisabledError; a failed install DependencyError (nothing recorded)."""
+        manager = await self._deps()
+        return (await asyncio.to_thread(manager.add, package)).to_dict()
+
+    async def remove_dep(self, package: str) -> dict[str, Any]:
+        """Remove a package from the record: ``{removed, not_found, failed, removed_from_config}``."""
+        manager = await self._deps()
+        return await asyncio.to_thread(manager.remove_report, package)
+
+    async def sync_deps(self) -> dict[str, Any]:
+        """Install everything recorded (always allowed)."""
+        manager = await self._deps()
+        return (await asyncio.to_thread(manager.sync)).to_dict()
 
     # --- skills facade -----------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from .worker import decode_data, encode_data
 RPC_METHODS: dict[str, frozenset[str]] = {
     "artifacts": frozenset({"save", "load", "get", "list", "exists", "delete"}),
     "tools": frozenset({"list", "search", "describe", "get", "call"}),
+    "deps": frozenset({"add", "list", "remove", "sync"}),
     "skills": frozenset(
         {
             "search",
@@ -36,7 +37,7 @@ RPC_METHODS: dict[str, frozenset[str]] = {
     ),
 }
 #: Namespaces whose calls may block (disk scans, index queries): served off the event loop.
-BLOCKING = frozenset({"skills"})
+BLOCKING = frozenset({"skills", "deps"})
 
 
 def to_plain(value: Any) -> Any:
@@ -56,11 +57,16 @@ class HostNamespaces:
     """
 
     def __init__(
-        self, artifacts: Any | None = None, skills: Any | None = None, tools: Any | None = None
+        self,
+        artifacts: Any | None = None,
+        skills: Any | None = None,
+        tools: Any | None = None,
+        deps: Any | None = None,
     ) -> None:
         self.in_code: dict[str, Any] = {}
         self.rpc: dict[str, Any] = {}
         self.registry = tools
+        self.deps = deps
         if tools is not None:
             from ..tools.namespace import ToolsNamespace, ToolsRPC
 
@@ -76,6 +82,11 @@ class HostNamespaces:
         if artifacts is not None:
             self.in_code["artifacts"] = artifacts
             self.rpc["artifacts"] = artifacts
+        if deps is not None:
+            from ..deps.manager import DepsNamespace, DepsRPC
+
+            self.in_code["deps"] = DepsNamespace(deps)
+            self.rpc["deps"] = DepsRPC(deps)
 
     @classmethod
     async def build(
@@ -86,6 +97,7 @@ class HostNamespaces:
         registry: Any = None,
         artifacts: Any = None,
         skills: Any = None,
+        deps: Any = None,
     ) -> HostNamespaces:
         """Namespaces over a storage backend; explicit objects win over the storage's.
 
@@ -106,7 +118,7 @@ class HostNamespaces:
             registry = ToolRegistry(index_path=index / "index" if index is not None else None)
         if tools_path is not None:
             await registry.load_dir(tools_path)
-        return cls(artifacts=artifacts, skills=skills, tools=registry)
+        return cls(artifacts=artifacts, skills=skills, tools=registry, deps=deps)
 
     @property
     def objects(self) -> dict[str, Any]:

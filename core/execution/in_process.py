@@ -83,6 +83,7 @@ class InProcessConfig:
     deps_file: Path | str | None = None
     ipc_timeout: float | None = 30.0
     output_limit: int = DEFAULT_OUTPUT_LIMIT
+    deps_installer: Any = None  # a PackageInstaller (find_links, index_url, timeout, ...)
 
     def __post_init__(self) -> None:
         if self.default_timeout is not None and self.default_timeout <= 0:
@@ -180,6 +181,7 @@ class InProcessExecutor:
         self._globals: dict[str, Any] = {}
         self._injected: dict[str, Any] = {}
         self.registry: Any = registry
+        self.deps: Any = deps_namespace
         self._thread: _CellThread | None = None
         self._lock: asyncio.Lock | None = None
         self._cells = 0
@@ -195,13 +197,31 @@ class InProcessExecutor:
             return
         from .host import HostNamespaces
 
+        deps = getattr(self._deps_namespace, "_manager", self._deps_namespace)
+        if deps is None:
+            from ..deps.manager import deps_for
+
+            deps = deps_for(
+                storage,
+                python=sys.executable,
+                allow_runtime_deps=self.config.allow_runtime_deps,
+                configured=self.config.deps,
+                deps_file=self.config.deps_file,
+                installer=self.config.deps_installer,
+            )
+            # Packages installed at run time live in the overlay; the host's own install wins.
+            overlay = str(deps.installer.target)
+            if overlay not in sys.path:
+                sys.path.append(overlay)
         self._host = await HostNamespaces.build(
             storage,
             tools_path=self.config.tools_path,
             registry=self._registry,
             artifacts=self._artifact_store,
             skills=self._skill_library,
+            deps=deps,
         )
+        self.deps = self._host.deps
         self.registry = self._host.registry
         self._injected = self._host.in_code
         self._reset_globals()
@@ -239,7 +259,10 @@ class InProcessExecutor:
     # --- capabilities ------------------------------------------------------------------------
 
     def supported_capabilities(self) -> set[str]:
-        return {Capability.TIMEOUT, Capability.RESET}
+        caps = {Capability.TIMEOUT, Capability.RESET}
+        if self.config.allow_runtime_deps:
+            caps |= {Capability.DEPS_INSTALL, Capability.DEPS_UNINSTALL}
+        return caps
 
     def supports(self, capability: str) -> bool:
         return capability in self.supported_capabilities()

@@ -76,6 +76,7 @@ class SubprocessConfig:
     interrupt_grace: float = 1.0
     warm_spare: bool = True
     extra_sys_path: tuple[str, ...] = field(default_factory=tuple)
+    deps_installer: Any = None  # a PackageInstaller (find_links, index_url, timeout, ...)
 
     def __post_init__(self) -> None:
         if self.python_version is not None and not _VERSION_RE.match(str(self.python_version)):
@@ -363,6 +364,7 @@ class SubprocessExecutor:
         self.config = config or SubprocessConfig()
         self._registry = registry
         self.registry: Any = registry
+        self.deps: Any = None
         self._host: HostNamespaces | None = None
         self._worker: WorkerProcess | None = None
         self._spare: asyncio.Task[WorkerProcess] | None = None
@@ -376,10 +378,21 @@ class SubprocessExecutor:
     async def start(self, storage: Any = None) -> None:
         if self._started:
             return
+        from ..deps.manager import deps_for
+
+        deps = deps_for(
+            storage,
+            python=self.config.resolve_python(),
+            allow_runtime_deps=self.config.allow_runtime_deps,
+            configured=self.config.deps,
+            deps_file=self.config.deps_file,
+            installer=self.config.deps_installer,
+        )
         self._host = await HostNamespaces.build(
-            storage, tools_path=self.config.tools_path, registry=self._registry
+            storage, tools_path=self.config.tools_path, registry=self._registry, deps=deps
         )
         self.registry = self._host.registry
+        self.deps = deps
         self._lock = asyncio.Lock()
         self._started = True
         self._worker = await self._spawn()
@@ -392,7 +405,7 @@ class SubprocessExecutor:
             "limits": self.config.limits(),
             "output_limit": self.config.output_limit,
             "max_frame": self.config.max_frame_bytes,
-            "sys_path": list(self.config.extra_sys_path),
+            "sys_path": [*self.config.extra_sys_path, *self._overlay()],
         }
         return [
             self.config.resolve_python(),
@@ -400,6 +413,13 @@ class SubprocessExecutor:
             str(WORKER_PATH),
             json.dumps(worker_config),
         ]
+
+    def _overlay(self) -> list[str]:
+        if self.deps is None:
+            return []
+        target = self.deps.installer.target
+        target.mkdir(parents=True, exist_ok=True)
+        return [str(target)]
 
     def _worker_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -491,6 +511,8 @@ class SubprocessExecutor:
 
     def supported_capabilities(self) -> set[str]:
         caps = {Capability.TIMEOUT, Capability.PROCESS_ISOLATION, Capability.RESET}
+        if self.config.allow_runtime_deps:
+            caps |= {Capability.DEPS_INSTALL, Capability.DEPS_UNINSTALL}
         if self.config.memory_limit_mb:
             caps.add(Capability.MEMORY_LIMIT)
         if self.config.cpu_limit_seconds:

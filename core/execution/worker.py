@@ -785,7 +785,37 @@ class ToolsProxy(_Proxy):
         return sorted({*super().__dir__(), *(t["name"] for t in self.list())})
 
 
+class DepsProxy(_Proxy):
+    """``deps`` in the worker: installs run on the host, into the overlay on this sys.path."""
+
+    _record_results = frozenset({"add", "sync"})
+
+    def add(self, spec: str) -> Any:
+        result = self._call("add", spec)
+        import importlib
+
+        importlib.invalidate_caches()  # the new package is importable without a restart
+        return result
+
+    def list(self) -> list[str]:
+        return list(self._call("list"))
+
+    def remove(self, name: str) -> bool:
+        return bool(self._call("remove", name))
+
+    def sync(self) -> Any:
+        result = self._call("sync")
+        import importlib
+
+        importlib.invalidate_caches()
+        return result
+
+    def __repr__(self) -> str:
+        return f"<DepsNamespace: {len(self.list())} packages configured>"
+
+
 PROXIES: dict[str, type[_Proxy]] = {
+    "deps": DepsProxy,
     "tools": ToolsProxy,
     "skills": SkillsProxy,
     "artifacts": ArtifactsProxy,
@@ -893,8 +923,9 @@ def main(argv: list[str]) -> int:
     os.dup2(devnull, 0)
     os.dup2(2, 1)  # stray fd-level output joins stderr, which the host drains
     sys.stdin = open(0, closefd=False)  # noqa: SIM115
-    for path in reversed(config.get("sys_path") or []):
-        sys.path.insert(0, path)
+    for path in config.get("sys_path") or []:
+        if path not in sys.path:
+            sys.path.append(path)  # the deps overlay: the interpreter's own packages win
     failed = apply_limits(config.get("limits") or {})
     import faulthandler
 
