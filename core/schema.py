@@ -114,15 +114,23 @@ class FunctionSchema:
         """A Python stub (signature plus docstring) a model can read."""
         # Always "def": from code, skills and tools are called synchronously.
         lines = [f"def {self.signature(name)}:"]
-        doc = [self.description] if self.description else []
-        documented = [p for p in self.parameters if p.description]
-        if documented:
-            doc += ["", "Args:"] + [f"    {p.name}: {p.description}" for p in documented]
-        if doc:
-            body = "\n".join(f"    {line}" if line else "" for line in doc)
-            lines.append('    """' + body.lstrip() + '"""')
+        lines += docstring_lines(
+            self.description, [(p.name, p.description) for p in self.parameters], "    "
+        )
         lines.append("    ...")
         return "\n".join(lines)
+
+
+def docstring_lines(description: str, params: list[tuple[str, str]], indent: str) -> list[str]:
+    """A Google-style docstring (summary, then ``Args:``) as indented lines; [] when empty."""
+    doc = [description] if description else []
+    documented = [(n, d) for n, d in params if d]
+    if documented:
+        doc += ["", "Args:"] + [f"    {n}: {d}" for n, d in documented]
+    if not doc:
+        return []
+    body = "\n".join(f"{indent}{line}" if line else "" for line in doc)
+    return [f'{indent}"""' + body.lstrip() + '"""']
 
 
 def _json_literal(value: Any) -> bool:

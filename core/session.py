@@ -35,6 +35,25 @@ def _prepare_base(base_path: Path | str | None, base: Path | str | None) -> Path
     return root
 
 
+def _folder_options(
+    base_path: Path | str | None,
+    base: Path | str | None,
+    timeout: float | None,
+    extra_deps: tuple[str, ...] | None,
+    allow_runtime_deps: bool,
+) -> tuple[Path, dict[str, Any]]:
+    """The base folder, and executor settings that discover ``tools/`` and ``requirements.txt``."""
+    root = _prepare_base(base_path, base)
+    requirements = root / "requirements.txt"
+    return root, {
+        "default_timeout": timeout,
+        "allow_runtime_deps": allow_runtime_deps,
+        "tools_path": root / "tools",
+        "deps": tuple(extra_deps) if extra_deps else None,
+        "deps_file": requirements if requirements.exists() else None,
+    }
+
+
 class Session:
     """A stateful place to run agent code with ``tools``, ``skills``, ``artifacts`` and ``deps``.
 
@@ -103,18 +122,10 @@ class Session:
         sync_deps_on_start: bool = False,
     ) -> Session:
         """Like :meth:`from_base`: the in-process executor over one folder."""
-        root = _prepare_base(base_path, base)
-        requirements = root / "requirements.txt"
-        config = InProcessConfig(
-            default_timeout=timeout,
-            allow_runtime_deps=allow_runtime_deps,
-            tools_path=root / "tools",
-            deps=tuple(extra_deps) if extra_deps else None,
-            deps_file=requirements if requirements.exists() else None,
-        )
+        root, options = _folder_options(base_path, base, timeout, extra_deps, allow_runtime_deps)
         return cls(
             storage=FileStorage(base_path=root),
-            executor=InProcessExecutor(config=config),
+            executor=InProcessExecutor(config=InProcessConfig(**options)),
             sync_deps_on_start=sync_deps_on_start,
         )
 
@@ -134,17 +145,8 @@ class Session:
         cache_venv: bool = True,
     ) -> Session:
         """A session over one folder whose code runs in a worker process."""
-        root = _prepare_base(base_path, base)
-        requirements = root / "requirements.txt"
-        config = SubprocessConfig(
-            python_version=python_version,
-            default_timeout=timeout,
-            allow_runtime_deps=allow_runtime_deps,
-            cache_venv=cache_venv,
-            tools_path=root / "tools",
-            deps=tuple(extra_deps) if extra_deps else None,
-            deps_file=requirements if requirements.exists() else None,
-        )
+        root, options = _folder_options(base_path, base, timeout, extra_deps, allow_runtime_deps)
+        config = SubprocessConfig(python_version=python_version, cache_venv=cache_venv, **options)
         return cls(
             storage=FileStorage(base_path=root),
             executor=SubprocessExecutor(config=config),

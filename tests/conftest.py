@@ -33,3 +33,17 @@ def executor_kind(request: pytest.FixtureRequest) -> str:
 async def session(base: Path, executor_kind: str) -> AsyncIterator[Session]:
     async with Session(storage=FileStorage(base), executor=make_executor(executor_kind)) as s:
         yield s
+
+
+async def value(session: Session, code: str) -> object:
+    """Run code that must succeed; return its value."""
+    result = await session.run(code)
+    assert result.is_ok, result.traceback or result.error
+    return result.value
+
+
+async def error(session: Session, code: str) -> str:
+    """Run code that must fail; return its error."""
+    result = await session.run(code)
+    assert result.error is not None, result.value
+    return result.error

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from wheels import build_wheel
 
-from conftest import make_executor
+from conftest import make_executor, value
 from py_code_mode import FileStorage, Session
 from py_code_mode.deps import PackageInstaller, validate_spec
 from py_code_mode.errors import DependencyError, InvalidSpecError, RuntimeDepsDisabledError
@@ -32,12 +32,6 @@ async def dsession(tmp_path: Path, executor_kind: str, wheelhouse: Path) -> Asyn
     executor = make_executor(executor_kind, deps_installer=installer(wheelhouse))
     async with Session(storage=FileStorage(tmp_path / "base"), executor=executor) as session:
         yield session
-
-
-async def value(session: Session, code: str) -> object:
-    result = await session.run(code)
-    assert result.is_ok, result.traceback or result.error
-    return result.value
 
 
 async def test_add_installs_into_the_overlay_and_records(dsession: Session, tmp_path: Path) -> None:

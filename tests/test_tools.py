@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_executor
+from conftest import error, make_executor, value
 from py_code_mode import FileStorage, Session
 from py_code_mode.tools import ToolRegistry
 from py_code_mode.tools.adapters import CLICommandBuilder, parse_cli_tool_yaml
@@ -121,18 +121,6 @@ async def tsession(tool_base: Path, executor_kind: str) -> AsyncIterator[Session
     session.register_tool(slow_add)
     async with session:
         yield session
-
-
-async def value(session: Session, code: str) -> object:
-    result = await session.run(code)
-    assert result.is_ok, result.traceback or result.error
-    return result.value
-
-
-async def error(session: Session, code: str) -> str:
-    result = await session.run(code)
-    assert result.error is not None, result.value
-    return result.error
 
 
 async def test_bad_files_are_reported_and_the_others_load(tsession: Session) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_executor
+from conftest import error, make_executor, value
 from py_code_mode import FileStorage, Session
 
 SERVER = Path(__file__).parent / "servers" / "mcp_server.py"
@@ -147,18 +147,6 @@ endpoints:
         storage=FileStorage(tmp_path / "base"), executor=make_executor(executor_kind)
     ) as session:
         yield session
-
-
-async def value(session: Session, code: str) -> object:
-    result = await session.run(code)
-    assert result.is_ok, result.traceback or result.error
-    return result.value
-
-
-async def error(session: Session, code: str) -> str:
-    result = await session.run(code)
-    assert result.error is not None, result.value
-    return result.error
 
 
 async def test_mcp_stdio_tools_are_namespaced(rsession: Session) -> None:

@@ -75,6 +75,16 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
+def _version_of(skill: Skill, *, current: bool) -> SkillVersion:
+    return SkillVersion(
+        version=skill.version,
+        description=skill.description,
+        content_hash=skill.content_hash,
+        saved_at=_iso(skill.updated_at),
+        current=current,
+    )
+
+
 def _flush_at_exit(ref: weakref.ReferenceType[FileSkillStore]) -> None:
     store = ref()
     if store is not None:
@@ -327,15 +337,7 @@ class FileSkillStore:
         current = self._current_or_none(name)
         if current is not None:
             out = [v for v in out if v["version"] != current.version]
-            out.append(
-                SkillVersion(
-                    version=current.version,
-                    description=current.description,
-                    content_hash=current.content_hash,
-                    saved_at=_iso(current.updated_at),
-                    current=True,
-                )
-            )
+            out.append(_version_of(current, current=True))
         return out
 
     def get_version(self, name: str, version: int) -> Skill:
@@ -463,27 +465,9 @@ class MemorySkillStore:
         return current is not None
 
     def history(self, name: str) -> list[SkillVersion]:
-        versions = [
-            SkillVersion(
-                version=s.version,
-                description=s.description,
-                content_hash=s.content_hash,
-                saved_at=_iso(s.updated_at),
-                current=False,
-            )
-            for s in self._history.get(name, [])
-        ]
+        versions = [_version_of(s, current=False) for s in self._history.get(name, [])]
         if name in self._skills:
-            s = self._skills[name]
-            versions.append(
-                SkillVersion(
-                    version=s.version,
-                    description=s.description,
-                    content_hash=s.content_hash,
-                    saved_at=_iso(s.updated_at),
-                    current=True,
-                )
-            )
+            versions.append(_version_of(self._skills[name], current=True))
         return versions
 
     def get_version(self, name: str, version: int) -> Skill:

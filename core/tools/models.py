@@ -6,11 +6,22 @@ hybrid records: ``tool.name`` and ``tool["name"]`` both work.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
+from ..schema import docstring_lines
 from ..types import Record
+
+
+def _tool_name(value: str) -> str:
+    if not value.isidentifier():
+        raise ValueError(f"tool name {value!r} must be a Python identifier (tools.<name>)")
+    return value
+
+
+#: The ``name`` of a tool file: it becomes ``tools.<name>``.
+ToolName = Annotated[str, AfterValidator(_tool_name)]
 
 
 class ToolParameter(Record):
@@ -103,13 +114,9 @@ class Tool(Record):
         ]
         for c in self.callables:
             lines.append(f"    def {c.signature()}:")
-            doc = [c.description] if c.description else []
-            documented = [p for p in c.parameters if p.description]
-            if documented:
-                doc += ["", "Args:"] + [f"    {p.name}: {p.description}" for p in documented]
-            if doc:
-                body = "\n".join(f"        {line}" if line else "" for line in doc)
-                lines.append('        """' + body.lstrip() + '"""')
+            lines += docstring_lines(
+                c.description, [(p.name, p.description) for p in c.parameters], "        "
+            )
             lines.append("        ...")
         return "\n".join(lines)
 

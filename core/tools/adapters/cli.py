@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ...errors import ToolCallError, ToolNotFoundError, ToolTimeoutError
-from ..models import Tool, ToolCallable, ToolParameter
+from ..models import Tool, ToolCallable, ToolName, ToolParameter
 
 OUTPUT_LIMIT = 10 * 1024 * 1024
 _JSON_TYPES = {"string", "integer", "number", "boolean", "array"}
@@ -98,7 +98,7 @@ class CLIToolDefinition(BaseModel):
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    name: str
+    name: ToolName
     description: str = ""
     command: str | None = None
     type: Literal["cli"] = "cli"
@@ -108,13 +108,6 @@ class CLIToolDefinition(BaseModel):
     recipes: dict[str, Recipe] = Field(default_factory=dict)
     cwd: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("name")
-    @classmethod
-    def _identifier(cls, value: str) -> str:
-        if not value.isidentifier():
-            raise ValueError(f"tool name {value!r} must be a Python identifier (tools.<name>)")
-        return value
 
     @field_validator("recipes", mode="before")
     @classmethod

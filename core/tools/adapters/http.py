@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ...errors import ToolCallError, ToolNotFoundError, ToolTimeoutError
-from ..models import Tool, ToolCallable, ToolParameter
+from ..models import Tool, ToolCallable, ToolName, ToolParameter
 from .mcp import expand_env
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -81,7 +81,7 @@ class HTTPToolConfig(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    name: str
+    name: ToolName
     type: Literal["http"] = "http"
     description: str = ""
     base_url: str | None = None
@@ -91,13 +91,6 @@ class HTTPToolConfig(BaseModel):
     timeout: float = Field(default=30.0, gt=0)
     tags: list[str] = Field(default_factory=list)
     endpoints: dict[str, EndpointConfig] = Field(default_factory=dict)
-
-    @field_validator("name")
-    @classmethod
-    def _identifier(cls, value: str) -> str:
-        if not value.isidentifier():
-            raise ValueError(f"tool name {value!r} must be a Python identifier (tools.<name>)")
-        return value
 
     @field_validator("endpoints")
     @classmethod

@@ -16,10 +16,10 @@ import os
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from ...errors import ToolCallError, ToolNotFoundError, ToolTimeoutError
-from ..models import Tool, ToolCallable, parameters_from_schema
+from ..models import Tool, ToolCallable, ToolName, parameters_from_schema
 
 log = logging.getLogger(__name__)
 _ENV_REF = re.compile(r"\$\{(\w+)\}")
@@ -42,7 +42,7 @@ class MCPToolConfig(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    name: str
+    name: ToolName
     type: Literal["mcp"] = "mcp"
     description: str = ""
     transport: Literal["stdio", "http", "streamable-http", "streamable_http", "sse"] = "stdio"
@@ -54,13 +54,6 @@ class MCPToolConfig(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
     timeout: float = Field(default=30.0, gt=0)
     tags: list[str] = Field(default_factory=list)
-
-    @field_validator("name")
-    @classmethod
-    def _identifier(cls, value: str) -> str:
-        if not value.isidentifier():
-            raise ValueError(f"tool name {value!r} must be a Python identifier (tools.<name>)")
-        return value
 
     def model_post_init(self, _: Any) -> None:
         if self.transport == "stdio" and not self.command:
