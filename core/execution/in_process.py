@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..types import ExecutionResult
-from .protocol import Capability
+from .protocol import Capability, ExecutorBase
 from .worker import (
     DEFAULT_OUTPUT_LIMIT,
     OutputCapture,
@@ -161,7 +161,7 @@ class _CellThread:
         loop.close()
 
 
-class InProcessExecutor:
+class InProcessExecutor(ExecutorBase):
     """Runs code in the host process (trusted code only; see docs/executors.md)."""
 
     def __init__(
@@ -249,13 +249,6 @@ class InProcessExecutor:
         self._started = False
         self._closed = True
 
-    async def __aenter__(self) -> InProcessExecutor:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
     # --- capabilities ------------------------------------------------------------------------
 
     def supported_capabilities(self) -> set[str]:
@@ -263,9 +256,6 @@ class InProcessExecutor:
         if self.config.allow_runtime_deps:
             caps |= {Capability.DEPS_INSTALL, Capability.DEPS_UNINSTALL}
         return caps
-
-    def supports(self, capability: str) -> bool:
-        return capability in self.supported_capabilities()
 
     # --- running -----------------------------------------------------------------------------
 

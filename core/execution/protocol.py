@@ -46,6 +46,29 @@ class Executor(Protocol):
     def supported_capabilities(self) -> set[str]: ...
 
 
+class ExecutorBase:
+    """What every built-in executor shares: ``async with`` and ``supports``."""
+
+    async def start(self, storage: Any = None) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    def supported_capabilities(self) -> set[str]:
+        raise NotImplementedError
+
+    def supports(self, capability: str) -> bool:
+        return capability in self.supported_capabilities()
+
+    async def __aenter__(self) -> Any:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
 _BACKENDS: dict[str, type[Any]] = {}
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from ..errors import WorkerError
 from ..types import ExecutionResult
 from .host import HostNamespaces
-from .protocol import Capability
+from .protocol import Capability, ExecutorBase
 from .worker import DEFAULT_MAX_FRAME, DEFAULT_OUTPUT_LIMIT, HEADER, decode_data
 
 WORKER_PATH = Path(__file__).with_name("worker.py")
@@ -357,7 +357,7 @@ def _text(value: Any, limit: int) -> str:
     return value
 
 
-class SubprocessExecutor:
+class SubprocessExecutor(ExecutorBase):
     """Runs code in a persistent worker process (the default for the CLI and the MCP server)."""
 
     def __init__(self, config: SubprocessConfig | None = None, *, registry: Any = None) -> None:
@@ -500,13 +500,6 @@ class SubprocessExecutor:
                 worker = await spare
                 await worker.kill()
 
-    async def __aenter__(self) -> SubprocessExecutor:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
     # --- capabilities ------------------------------------------------------------------------
 
     def supported_capabilities(self) -> set[str]:
@@ -518,9 +511,6 @@ class SubprocessExecutor:
         if self.config.cpu_limit_seconds:
             caps.add(Capability.CPU_LIMIT)
         return caps
-
-    def supports(self, capability: str) -> bool:
-        return capability in self.supported_capabilities()
 
     # --- running -----------------------------------------------------------------------------
 
