@@ -84,11 +84,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--json", action="store_true", help="print the full result as JSON")
     run.set_defaults(handler=_run)
+
+    from .mcp_server import add_arguments
+
+    mcp = sub.add_parser("mcp", help="serve the catalog as an MCP server (stdio or --http)")
+    add_arguments(mcp)
+    mcp.set_defaults(handler=None)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "mcp":
+        from .mcp_server import serve
+
+        return serve(args)
     return asyncio.run(args.handler(args))
 
 
