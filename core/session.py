@@ -83,6 +83,8 @@ class Session:
         self._executor: Executor | None = executor
         self._sync_deps_on_start = sync_deps_on_start
         self._pending_tools: list[tuple[Any, dict[str, Any]]] = []
+        self._pending_framework_tools: list[tuple[Any, dict[str, Any]]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
         self._closed = False
 
@@ -163,17 +165,26 @@ class Session:
     def executor(self) -> Executor | None:
         return self._executor
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the session started on (its pipes and connections live there)."""
+        return self._loop
+
     async def start(self) -> None:
         """Start the executor (idempotent)."""
         if self._started or self._closed:
             return
         if self._executor is None:
             self._executor = InProcessExecutor()
+        self._loop = asyncio.get_running_loop()
         await self._executor.start(self._storage)
         self._started = True
         pending, self._pending_tools = self._pending_tools, []
         for fn, options in pending:
             self._registry().register_callable(fn, **options)
+        framework, self._pending_framework_tools = self._pending_framework_tools, []
+        for tool, options in framework:
+            self._registry().register_framework_tool(tool, **options)
         if self._sync_deps_on_start and getattr(self._executor, "deps", None) is not None:
             await asyncio.to_thread(self._executor.deps.sync)
         self._warm_search()
@@ -255,6 +266,15 @@ class Session:
             self._registry().register_callable(fn, **options)
         else:
             self._pending_tools.append((fn, options))
+
+    def register_framework_tool(
+        self, tool: Any, name: str | None = None, tags: tuple[str, ...] = ()
+    ) -> None:
+        """Expose an existing LangChain, LlamaIndex or AutoGen tool as ``tools.<name>``."""
+        if self._started:
+            self._registry().register_framework_tool(tool, name=name, tags=tags)
+        else:
+            self._pending_framework_tools.append((tool, {"name": name, "tags": tuple(tags)}))
 
     async def list_tools(self) -> list[dict[str, Any]]:
         """Every tool as ``{name, description, tags, callables: [...]}``."""

@@ -94,3 +94,15 @@ def test_tools_example() -> None:
         "celsius_to_fahrenheit",
         "class text:",
     ]
+
+
+def test_mcp_example(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "mcp" / "main.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "run_code: 45" in proc.stdout
+    assert "word_count: 3" in proc.stdout

@@ -153,6 +153,28 @@ class ToolRegistry:
 
     register_tool = register_callable
 
+    def register_framework_tool(
+        self, tool: Any, name: str | None = None, tags: Iterable[str] = ()
+    ) -> Tool:
+        """An existing LangChain, LlamaIndex or AutoGen tool, callable as ``tools.<name>(...)``.
+
+        Recognized by shape (the core imports no framework): LangChain ``BaseTool``
+        (``ainvoke``), LlamaIndex ``BaseTool`` (``metadata`` + ``acall``), AutoGen ``BaseTool``
+        (``schema`` + ``run_json``).
+        """
+        from .framework import adapt_framework_tool
+
+        fn, tool_name, description, schema = adapt_framework_tool(tool)
+        tool_name = name or tool_name
+        owner = self._owner.get(tool_name)
+        if owner is not None and owner is not self._python:
+            raise ValueError(f"a tool named {tool_name!r} is already registered")
+        registered = self._python.register(fn, name=tool_name, description=description, tags=tags,
+                                           input_schema=schema)  # fmt: skip
+        self._owner[registered.name] = self._python
+        self._tags[registered.name] = set(tags)
+        return registered
+
     def get_adapters(self) -> list[Any]:
         return list(self._adapters)
 

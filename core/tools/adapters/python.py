@@ -25,6 +25,7 @@ class PythonToolAdapter:
         name: str | None = None,
         description: str | None = None,
         tags: Iterable[str] = (),
+        input_schema: dict[str, Any] | None = None,
     ) -> Tool:
         if not callable(fn):
             raise TypeError(f"register_tool needs a callable, not {type(fn).__name__}")
@@ -32,7 +33,7 @@ class PythonToolAdapter:
         tool_name = name or getattr(fn, "__name__", "")
         if not tool_name.isidentifier():
             raise ValueError(f"tool name {tool_name!r} must be a Python identifier")
-        input_schema = schema.json_schema()
+        input_schema = input_schema or schema.json_schema()
         tool = Tool(
             name=tool_name,
             description=schema.description,
@@ -62,6 +63,8 @@ class PythonToolAdapter:
             inspect.signature(fn).bind(**args)
         except TypeError as exc:
             raise ToolCallError(name, args, f"wrong arguments: {exc}") from None
+        except ValueError:
+            pass  # no introspectable signature (a wrapped framework tool validates itself)
         try:
             if inspect.iscoroutinefunction(fn):
                 return await fn(**args)

@@ -1,0 +1,249 @@
+"""AutoGen (autogen-agentchat): catalog tools for ``AssistantAgent(tools=...)``, a ``Workbench``
+whose tool list follows the skill library, and a ``CodeExecutor`` for ``CodeExecutorAgent``.
+
+    from py_code_mode.integrations.autogen import create_tools, CodeModeWorkbench
+    agent = AssistantAgent("coder", model_client, tools=create_tools(session))
+    agent = AssistantAgent("coder", model_client, workbench=CodeModeWorkbench(session))
+
+The reference project's ``create_run_code_tool`` and ``get_tools_description`` keep working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from autogen_core import CancellationToken
+from autogen_core.code_executor import CodeBlock, CodeExecutor, CodeResult
+from autogen_core.tools import BaseTool, TextResultContent, ToolResult, ToolSchema, Workbench
+from pydantic import BaseModel
+
+from py_code_mode.catalog import Args, Operation, render_run, select, skills_as_operations
+
+
+class CodeModeTool(BaseTool[Args, str]):
+    """One catalog operation (or a saved skill) as an AutoGen tool."""
+
+    def __init__(self, op: Operation, session: Any) -> None:
+        super().__init__(op.args_model, str, op.name, op.description)
+        self._op = op
+        self._session = session
+
+    @property
+    def schema(self) -> ToolSchema:
+        parameters = self._op.input_schema()
+        return ToolSchema(
+            name=self._op.name, description=self._op.description, parameters=parameters
+        )  # type: ignore[typeddict-item]
+
+    async def run(self, args: Args, cancellation_token: CancellationToken) -> str:
+        result = await self._op.call(self._session, args.model_dump(exclude_unset=True))
+        return result.text  # errors are text the model can read
+
+    async def run_json(
+        self,
+        args: Mapping[str, Any],
+        cancellation_token: CancellationToken,
+        call_id: str | None = None,
+    ) -> Any:
+        # Skills validate their own arguments: pass them through unchanged.
+        result = await self._op.call(self._session, dict(args))
+        return result.text
+
+
+def create_tools(
+    session: Any,
+    operations: list[str] | None = None,
+    skills_as_tools: bool = True,
+    *,
+    read_only: bool = False,
+    max_skill_tools: int = 20,
+) -> list[CodeModeTool]:
+    """Catalog tools for ``AssistantAgent(tools=...)`` (saved skills included, when already
+    listed: for a tool list that follows the library use :class:`CodeModeWorkbench`)."""
+    ops = select(operations, read_only=read_only)
+    tools = [CodeModeTool(op, session) for op in ops]
+    if skills_as_tools and not read_only:
+        from py_code_mode._portal import call_sync
+
+        taken = {op.name for op in ops}
+        skill_ops = call_sync(session, lambda: skills_as_operations(session, max_skill_tools))
+        tools += [CodeModeTool(op, session) for op in skill_ops if op.name not in taken]
+    return tools
+
+
+class CodeModeWorkbenchState(BaseModel):
+    type: str = "CodeModeWorkbenchState"
+
+
+class CodeModeWorkbench(Workbench):
+    """A Workbench whose tools are the catalog plus the current skills (re-read every turn)."""
+
+    component_type = "workbench"
+
+    def __init__(
+        self,
+        session: Any,
+        operations: list[str] | None = None,
+        skills_as_tools: bool = True,
+        *,
+        read_only: bool = False,
+        max_skill_tools: int = 20,
+    ) -> None:
+        self._session = session
+        self._ops = select(operations, read_only=read_only)
+        self._skills_as_tools = skills_as_tools and not read_only
+        self._max_skill_tools = max_skill_tools
+
+    async def _all(self) -> dict[str, Operation]:
+        ops = {op.name: op for op in self._ops}
+        if self._skills_as_tools:
+            for op in await skills_as_operations(self._session, self._max_skill_tools):
+                ops.setdefault(op.name, op)
+        return ops
+
+    async def list_tools(self) -> list[ToolSchema]:
+        return [
+            ToolSchema(name=op.name, description=op.description, parameters=op.input_schema())  # type: ignore[typeddict-item]
+            for op in (await self._all()).values()
+        ]
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | None = None,
+        cancellation_token: CancellationToken | None = None,
+        call_id: str | None = None,
+    ) -> ToolResult:
+        op = (await self._all()).get(name)
+        if op is None:
+            return ToolResult(
+                name=name,
+                result=[TextResultContent(content=f"Error: no tool named {name!r}")],
+                is_error=True,
+            )
+        result = await op.call(self._session, dict(arguments or {}))
+        return ToolResult(
+            name=name, result=[TextResultContent(content=result.text)], is_error=result.is_error
+        )
+
+    async def start(self) -> None:
+        await self._session.start()
+
+    async def stop(self) -> None:
+        await self._session.close()
+
+    async def reset(self) -> None:
+        await self._session.reset()
+
+    async def save_state(self) -> Mapping[str, Any]:
+        # The session's state lives in its storage (skills, artifacts) and its executor.
+        return CodeModeWorkbenchState().model_dump()
+
+    async def load_state(self, state: Mapping[str, Any]) -> None:
+        return None
+
+    def _to_config(self) -> BaseModel:
+        return CodeModeWorkbenchState()
+
+    @classmethod
+    def _from_config(cls, config: BaseModel) -> CodeModeWorkbench:
+        raise NotImplementedError("a CodeModeWorkbench needs a live Session; construct it in code")
+
+
+class CodeModeCodeExecutor(CodeExecutor):
+    """Runs ``CodeExecutorAgent``'s Python code blocks in a Session (state kept across blocks)."""
+
+    component_type = "code_executor"
+
+    def __init__(self, session: Any, timeout: float | None = None) -> None:
+        self._session = session
+        self._timeout = timeout
+
+    async def execute_code_blocks(
+        self, code_blocks: list[CodeBlock], cancellation_token: CancellationToken
+    ) -> CodeResult:
+        outputs = []
+        for block in code_blocks:
+            if block.language.lower() not in ("python", "py", "python3", ""):
+                return CodeResult(exit_code=1, output=f"unsupported language: {block.language}")
+            result = await self._session.run(block.code, timeout=self._timeout)
+            outputs.append(render_run(result))
+            if result.error is not None:
+                return CodeResult(exit_code=1, output="\n".join(outputs))
+        return CodeResult(exit_code=0, output="\n".join(outputs))
+
+    async def start(self) -> None:
+        await self._session.start()
+
+    async def stop(self) -> None:
+        await self._session.close()
+
+    async def restart(self) -> None:
+        await self._session.reset()
+
+    def _to_config(self) -> BaseModel:
+        return CodeModeWorkbenchState(type="CodeModeCodeExecutor")
+
+    @classmethod
+    def _from_config(cls, config: BaseModel) -> CodeModeCodeExecutor:
+        raise NotImplementedError(
+            "a CodeModeCodeExecutor needs a live Session; construct it in code"
+        )
+
+
+# --- the reference project's helpers ------------------------------------------------------------
+
+
+def create_run_code_tool(
+    executor: Any = None,
+    session_url: str | None = None,
+    timeout: float = 30.0,
+    session_id: str | None = None,
+) -> Any:
+    """``run_code(code) -> str`` over a local executor (async) or a remote session server (sync)."""
+    if (executor is None) == (session_url is None):
+        raise ValueError("pass exactly one of executor or session_url")
+    if executor is not None:
+
+        async def run_code(code: str) -> str:
+            """Run Python code; returns stdout and the value, or the error."""
+            result = await executor.run(code, timeout=timeout)
+            if result.error is not None:
+                return f"Error: {result.error}"
+            parts = [result.stdout.rstrip("\n")] if result.stdout else []
+            if result.value is not None:
+                parts.append(str(result.value))
+            return "\n".join(parts)
+
+        return run_code
+
+    def run_code_remote(code: str) -> str:
+        """Run Python code on the session server; returns stdout and the value, or the error."""
+        import httpx
+
+        headers = {"X-Session-ID": session_id} if session_id else {}
+        data = httpx.post(f"{session_url}/execute", json={"code": code, "timeout": timeout}, headers=headers,
+                          timeout=timeout + 5).json()  # fmt: skip
+        if data.get("error"):
+            return f"Error: {data['error']}"
+        parts = [data["stdout"].rstrip("\n")] if data.get("stdout") else []
+        if data.get("value") is not None:
+            parts.append(str(data["value"]))
+        return "\n".join(parts)
+
+    run_code_remote.__name__ = "run_code"
+    return run_code_remote
+
+
+def get_tools_description(session_url: str | None = None, executor: Any = None) -> str:
+    """A prompt-ready description of the tools code can call."""
+    if executor is not None:
+        registry = getattr(executor, "registry", None)
+        return registry.describe() if registry is not None else ""
+    if session_url is None:
+        raise ValueError("pass session_url or executor")
+    import httpx
+
+    tools = httpx.get(f"{session_url}/api/tools", timeout=30).json()
+    return "\n".join(f"- {t['name']}: {t.get('description', '')}" for t in tools)

@@ -1,0 +1,104 @@
+"""LlamaIndex: the catalog as a ``BaseToolSpec`` (``to_tool_list()``), skills as
+``FunctionTool``s of their own, and a ``code_execute_fn`` for ``CodeActAgent``.
+
+    from py_code_mode.integrations.llamaindex import CodeModeToolSpec
+    agent = FunctionAgent(tools=CodeModeToolSpec(session).to_tool_list(), llm=llm)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from llama_index.core.tools import FunctionTool, ToolMetadata
+from llama_index.core.tools.tool_spec.base import BaseToolSpec
+
+from py_code_mode._portal import call_sync
+from py_code_mode.catalog import Operation, select, skills_as_operations
+
+
+@dataclass
+class _SchemaMetadata(ToolMetadata):
+    """Metadata that shows a given JSON schema (a skill's own) instead of a model's."""
+
+    schema: dict[str, Any] | None = None
+
+    def get_parameters_dict(self) -> dict[str, Any]:
+        if self.schema is not None:
+            return dict(self.schema)
+        return super().get_parameters_dict()
+
+
+def to_llamaindex_tool(op: Operation, session: Any) -> FunctionTool:
+    async def acall(**kwargs: Any) -> str:
+        return (await op.call(session, kwargs)).text  # errors are text the model can read
+
+    def call(**kwargs: Any) -> str:
+        return call_sync(session, lambda: acall(**kwargs))
+
+    is_skill = "skill" in op.tags
+    metadata = _SchemaMetadata(
+        name=op.name,
+        description=op.description,
+        fn_schema=op.args_model,
+        schema=op.input_schema() if is_skill else None,
+    )
+    return FunctionTool(fn=call, async_fn=acall, metadata=metadata)
+
+
+class CodeModeToolSpec(BaseToolSpec):
+    """py-code-mode's operations (and saved skills) as LlamaIndex tools."""
+
+    spec_functions: list[str] = []
+
+    def __init__(
+        self,
+        session: Any,
+        operations: list[str] | None = None,
+        skills_as_tools: bool = True,
+        *,
+        read_only: bool = False,
+        max_skill_tools: int = 20,
+    ) -> None:
+        self.session = session
+        self.operations = operations
+        self.skills_as_tools = skills_as_tools
+        self.read_only = read_only
+        self.max_skill_tools = max_skill_tools
+
+    def _ops(self) -> list[Operation]:
+        return select(self.operations, read_only=self.read_only)
+
+    def to_tool_list(self, *args: Any, **kwargs: Any) -> list[FunctionTool]:  # type: ignore[override]
+        ops = self._ops()
+        tools = [to_llamaindex_tool(op, self.session) for op in ops]
+        if self.skills_as_tools and not self.read_only:
+            skill_ops = call_sync(
+                self.session, lambda: skills_as_operations(self.session, self.max_skill_tools)
+            )
+            taken = {op.name for op in ops}
+            tools += [
+                to_llamaindex_tool(op, self.session) for op in skill_ops if op.name not in taken
+            ]
+        return tools
+
+    async def ato_tool_list(self) -> list[FunctionTool]:
+        ops = self._ops()
+        tools = [to_llamaindex_tool(op, self.session) for op in ops]
+        if self.skills_as_tools and not self.read_only:
+            taken = {op.name for op in ops}
+            skill_ops = await skills_as_operations(self.session, self.max_skill_tools)
+            tools += [
+                to_llamaindex_tool(op, self.session) for op in skill_ops if op.name not in taken
+            ]
+        return tools
+
+    async def code_execute_fn(self, code: str) -> dict[str, Any]:
+        """For ``CodeActAgent(code_execute_fn=spec.code_execute_fn)``: run code in the session."""
+        result = await self.session.run(code)
+        output = result.repr if result.error is None and result.repr is not None else ""
+        return {
+            "stdout": result.stdout,
+            "stderr": result.stderr + (result.traceback or result.error or ""),
+            "output": output,
+        }
