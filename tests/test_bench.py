@@ -62,3 +62,17 @@ def test_skill_search_benchmark_reports_every_mode(tmp_path: Path) -> None:
         assert {"p50_ms", "p95_ms", "recall@5", "mrr"} <= set(row[mode])
     assert report["library"]["100"]["add_one_and_search_ms"] > 0
     assert report["first_search_new_process_s"] > 0
+
+
+def test_context_token_benchmark(tmp_path: Path) -> None:
+    out = tmp_path / "ctx.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "context_tokens.py"), "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["functions"] for r in rows] == [10, 100, 1000]
+    assert len({r["catalog"] for r in rows}) == 1  # flat

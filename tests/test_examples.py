@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def python_blocks(markdown: Path) -> list[str]:
+    """Runnable blocks (```python); blocks marked ```python notest are illustrations."""
     return re.findall(r"```python\n(.*?)```", markdown.read_text(), flags=re.S)
 
 
@@ -106,3 +110,25 @@ def test_mcp_example(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "run_code: 45" in proc.stdout
     assert "word_count: 3" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("framework", "expected"),
+    [
+        ("autogen", "FunctionExecutionResult(content='5', name='count_words'"),
+        ("langchain", '[search_skills] [\n  {\n    "name": "count_words"'),
+        ("llamaindex", "[invoke_skill] 5"),
+    ],
+)
+def test_framework_examples_run_offline(tmp_path: Path, framework: str, expected: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / framework / "main.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert expected in proc.stdout
+    assert "Done." in proc.stdout

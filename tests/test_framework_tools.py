@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 from autogen_core.tools import FunctionTool as AutoGenFunctionTool
-from conftest import value
 from langchain_core.tools import tool as langchain_tool
 from llama_index.core.tools import FunctionTool as LlamaFunctionTool
 
+from conftest import value
 from py_code_mode import FileStorage, Session
 
 
@@ -36,7 +36,9 @@ async def test_framework_tools_in_code(tmp_path: Path, kind: str) -> None:
     session = Session(storage=FileStorage(tmp_path), executor=make_executor(kind))
     session.register_framework_tool(shout)
     session.register_framework_tool(LlamaFunctionTool.from_defaults(fn=add, name="adder"))
-    session.register_framework_tool(AutoGenFunctionTool(reverse, description="Reverse a text."), tags=("text",))
+    session.register_framework_tool(
+        AutoGenFunctionTool(reverse, description="Reverse a text."), tags=("text",)
+    )
     async with session:
         assert await value(session, "tools.shout(text='hi')") == "HI"
         assert await value(session, "tools.adder(a=2, b=3)") == 5
