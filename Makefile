@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	$(VENV)/bin/py-code-mode run examples/minimal/job.py --base .demo --executor subprocess
+	$(VENV)/bin/py-code-mode demo --framework all
 
 test: install
 	$(PY) -m ruff check core integrations tests bench examples

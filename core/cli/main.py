@@ -85,6 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the full result as JSON")
     run.set_defaults(handler=_run)
 
+    demo = sub.add_parser(
+        "demo", help="the main job: an offline agent story through each framework"
+    )
+    demo.add_argument(
+        "--framework", choices=["langchain", "autogen", "llamaindex", "mcp", "all"], default="all"
+    )
+    demo.add_argument(
+        "--base", default=None, help="keep the demo's data here (default: temp folders)"
+    )
+    demo.set_defaults(handler=None)
+
     from .mcp_server import add_arguments
 
     mcp = sub.add_parser("mcp", help="serve the catalog as an MCP server (stdio or --http)")
@@ -95,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        from .demo import main as demo_main
+
+        return demo_main(args.framework, args.base)
     if args.command == "mcp":
         from .mcp_server import serve
 

@@ -1,0 +1,48 @@
+"""`py-code-mode demo`: the README's main job, end to end through each framework adapter."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.parametrize("framework", ["langchain", "autogen", "llamaindex", "mcp"])
+def test_demo_story_through_each_framework(tmp_path: Path, framework: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"} | {"COLUMNS": "120"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "py_code_mode",
+            "demo",
+            "--framework",
+            framework,
+            "--base",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    assert (
+        "'author': 'Grace Hopper', 'words': 15, 'slug': 'grace-hopper'" in out
+    )  # CLI + HTTP + Python tools
+    assert "{'longer': 'Grace Hopper', 'words': [15, 11]}" in out  # two composed skills
+    row = next(line for line in out.splitlines() if line.startswith("│") and framework in line)
+    assert "│ 6 " in row and "│ 0 " in row and "yes" in row
+    base = tmp_path / framework
+    assert {p.name for p in (base / "skills").glob("*.py")} == {
+        "quote_stats.py",
+        "compare_quotes.py",
+    }
+    assert (
+        json.loads((base / "artifacts" / "comparison.json").read_text())["longer"] == "Grace Hopper"
+    )
