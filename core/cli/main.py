@@ -96,6 +96,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=None)
 
+    repl = sub.add_parser("repl", help="an interactive session with the namespaces")
+    repl.add_argument("--base", default=DEFAULT_BASE, help=f"base folder (default {DEFAULT_BASE})")
+    repl.add_argument("--executor", choices=EXECUTORS, default="subprocess")
+    repl.set_defaults(handler=None)
+
+    from . import skills_cmd
+
+    skills = sub.add_parser(
+        "skills", help="list, search, show, add, remove, version and move skills"
+    )
+    skills_cmd.add_arguments(skills)
+    skills.set_defaults(handler=None)
+
     from .mcp_server import add_arguments
 
     mcp = sub.add_parser("mcp", help="serve the catalog as an MCP server (stdio or --http)")
@@ -106,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "repl":
+        from .repl import main as repl_main
+
+        return repl_main(args.base, args.executor)
+    if args.command == "skills":
+        from .skills_cmd import run as skills_run
+
+        return skills_run(args)
     if args.command == "demo":
         from .demo import main as demo_main
 

@@ -1,0 +1,112 @@
+"""``py-code-mode repl``: an interactive session with ``tools``, ``skills``, ``artifacts`` and
+``deps``. Multi-line input (a block ends at an empty line), history (readline, kept in
+``~/.py_code_mode_history``), and ``%reset``, ``%skills``, ``%tools``, ``%help``, ``%exit``."""
+
+from __future__ import annotations
+
+import asyncio
+import codeop
+import contextlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+HELP = """%reset   clear variables (namespaces stay)
+%skills  list saved skills
+%tools   list tools
+%help    this text
+%exit    leave (or Ctrl-D)"""
+
+
+def _setup_history() -> None:
+    try:
+        import atexit
+        import readline
+    except ImportError:  # no readline on this platform: plain input still works
+        return
+    path = Path(os.environ.get("PY_CODE_MODE_HISTORY", "~/.py_code_mode_history")).expanduser()
+    with contextlib.suppress(FileNotFoundError, OSError):
+        readline.read_history_file(path)
+    readline.set_history_length(2000)
+    atexit.register(lambda: _save_history(readline, path))
+
+
+def _save_history(readline: Any, path: Path) -> None:
+    with contextlib.suppress(OSError):
+        readline.write_history_file(path)
+
+
+def read_cell(prompt: str = ">>> ", more: str = "... ") -> str | None:
+    """One complete cell from the terminal; None at end of input."""
+    lines: list[str] = []
+    while True:
+        try:
+            line = input(more if lines else prompt)
+        except EOFError:
+            return "\n".join(lines) if lines else None
+        lines.append(line)
+        source = "\n".join(lines)
+        if len(lines) == 1 and line.strip().startswith("%"):
+            return source
+        try:
+            complete = codeop.compile_command(source, "<repl>", "exec") is not None
+        except (SyntaxError, ValueError, OverflowError):
+            return source  # let the session report it
+        if complete and (len(lines) == 1 or not line.strip()):
+            return source
+
+
+async def handle(session: Any, cell: str) -> bool:
+    """Run one cell or magic; False to stop."""
+    command = cell.strip()
+    if command in ("%exit", "%quit"):
+        return False
+    if command == "%help":
+        print(HELP)
+    elif command == "%reset":
+        await session.reset()
+        print("variables cleared")
+    elif command == "%skills":
+        for skill in await session.list_skills():
+            print(f"{skill['name']}: {skill['description']}")
+    elif command == "%tools":
+        for tool in await session.list_tools():
+            print(f"{tool['name']}: {tool['description']}")
+    elif command.startswith("%"):
+        print(f"unknown command {command.split()[0]}; %help lists them")
+    elif command:
+        result = await session.run(cell)
+        if result.stdout:
+            print(result.stdout, end="" if result.stdout.endswith("\n") else "\n")
+        if result.stderr:
+            print(result.stderr, end="" if result.stderr.endswith("\n") else "\n", file=sys.stderr)
+        if result.error is not None:
+            print((result.traceback or result.error).rstrip(), file=sys.stderr)
+        elif result.repr is not None:
+            print(result.repr)
+    return True
+
+
+def main(base: str, executor: str) -> int:
+    from ..session import Session
+
+    _setup_history()
+    session = Session.subprocess(base) if executor == "subprocess" else Session.inprocess(base)
+    print(f"py-code-mode REPL on {Path(base).expanduser()} ({executor}); %help for commands")
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(session.start())
+        while True:
+            try:
+                cell = read_cell()
+            except KeyboardInterrupt:
+                print("\nKeyboardInterrupt")
+                continue
+            if cell is None or not loop.run_until_complete(handle(session, cell)):
+                break
+    finally:
+        loop.run_until_complete(session.close())
+        loop.close()
+    print()
+    return 0
