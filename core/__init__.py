@@ -15,6 +15,8 @@ _EXPORTS: dict[str, str] = {
     "Artifact": ".types",
     "JsonSchema": ".types",
     "FileStorage": ".storage.file",
+    "RedisStorage": ".storage.redis",
+    "StorageUnavailable": ".storage.redis",
     "StorageBackend": ".storage.protocol",
     "Executor": ".execution.protocol",
     "Capability": ".execution.protocol",
@@ -93,4 +95,5 @@ if TYPE_CHECKING:
     from .session import Session
     from .storage.file import FileStorage
     from .storage.protocol import StorageBackend
+    from .storage.redis import RedisStorage, StorageUnavailable
     from .types import Artifact, ExecutionResult, JsonSchema

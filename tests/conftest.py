@@ -47,3 +47,59 @@ async def error(session: Session, code: str) -> str:
     result = await session.run(code)
     assert result.error is not None, result.value
     return result.error
+
+
+# --- a real redis-server for the storage contract suite ------------------------------------------
+
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A redis-server on a free port in a temp dir, stopped after the tests."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (.ci/run installs Debian's redis-server)")
+    folder = tmp_path_factory.mktemp("redis")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder), "--save", "",
+         "--appendonly", "no", "--protected-mode", "yes"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+_prefixes = iter(range(10**9))
+
+
+@pytest.fixture(params=["file", "redis"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> object:
+    """Each storage backend, fresh (a new folder, or a new Redis prefix)."""
+    if request.param == "file":
+        return FileStorage(tmp_path / "base")
+    from py_code_mode import RedisStorage
+
+    url = request.getfixturevalue("redis_url")
+    return RedisStorage(url=url, prefix=f"test{next(_prefixes)}")

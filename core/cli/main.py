@@ -18,9 +18,31 @@ DEFAULT_BASE = "~/.code-mode"
 EXECUTORS = ("inprocess", "subprocess")
 
 
-def _session(base: str, executor: str, timeout: float | None) -> Any:
+def _session(
+    base: str, executor: str, timeout: float | None, redis: str | None = None, prefix: str = ""
+) -> Any:
     from ..session import Session
 
+    if redis:
+        from ..execution import (
+            InProcessConfig,
+            InProcessExecutor,
+            SubprocessConfig,
+            SubprocessExecutor,
+        )
+        from ..storage.redis import RedisStorage
+
+        tools = Path(base).expanduser() / "tools"
+        tools_path = tools if tools.is_dir() else None
+        if executor == "subprocess":
+            chosen: Any = SubprocessExecutor(
+                SubprocessConfig(default_timeout=timeout, tools_path=tools_path)
+            )
+        else:
+            chosen = InProcessExecutor(
+                config=InProcessConfig(default_timeout=timeout, tools_path=tools_path)
+            )
+        return Session(storage=RedisStorage(url=redis, prefix=prefix), executor=chosen)
     if executor == "subprocess":
         return Session.subprocess(base, timeout=timeout)
     return Session.inprocess(base, timeout=timeout)
@@ -45,7 +67,7 @@ async def _run(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"py-code-mode: cannot read {args.file}: {exc}", file=sys.stderr)
             return 2
-    async with _session(args.base, args.executor, args.timeout) as session:
+    async with _session(args.base, args.executor, args.timeout, args.redis, args.prefix) as session:
         result = await session.run(code)
     if args.json:
         payload = result.model_dump(mode="python", exclude={"value"})
@@ -83,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=None, help="seconds before the run is stopped"
     )
     run.add_argument("--json", action="store_true", help="print the full result as JSON")
+    run.add_argument("--redis", help="keep skills, artifacts and deps in Redis at this URL")
+    run.add_argument("--prefix", default="py_code_mode", help="Redis key prefix")
     run.set_defaults(handler=_run)
 
     demo = sub.add_parser(
@@ -100,6 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
     repl.add_argument("--base", default=DEFAULT_BASE, help=f"base folder (default {DEFAULT_BASE})")
     repl.add_argument("--executor", choices=EXECUTORS, default="subprocess")
     repl.set_defaults(handler=None)
+
+    from . import store as store_cmd
+
+    store = sub.add_parser(
+        "store", help="move skills between a folder and Redis (bootstrap, list, pull, diff)"
+    )
+    store_cmd.add_arguments(store)
+    store.set_defaults(handler=None)
 
     from . import skills_cmd
 
@@ -119,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "store":
+        from .store import run as store_run
+
+        return store_run(args)
     if args.command == "repl":
         from .repl import main as repl_main
 

@@ -18,7 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base", help="base folder: storage, plus tools/ when it exists")
     parser.add_argument("--storage", help="storage folder (FileStorage)")
     parser.add_argument("--tools", help="folder of tool YAML files")
-    parser.add_argument("--redis", help="Redis URL for shared storage")
+    parser.add_argument(
+        "--redis", help="Redis URL for shared storage (takes precedence over --storage)"
+    )
     parser.add_argument("--prefix", default="py-code-mode", help="Redis key prefix")
     parser.add_argument(
         "--timeout", type=float, default=None, help="seconds per run (default: unlimited)"
@@ -54,10 +56,6 @@ def session_factory(args: argparse.Namespace) -> Callable[[], Any]:
         SubprocessExecutor,
     )
 
-    if args.redis:
-        raise SystemExit(
-            "--redis: RedisStorage is not available in this build yet; use --base or --storage"
-        )
     folder = args.storage or args.base or DEFAULT_BASE
     root = Path(folder).expanduser()
     root.mkdir(parents=True, exist_ok=True)
@@ -75,9 +73,13 @@ def session_factory(args: argparse.Namespace) -> Callable[[], Any]:
             executor: Any = InProcessExecutor(config=InProcessConfig(**options))
         else:
             executor = SubprocessExecutor(SubprocessConfig(**options))
-        return Session(
-            storage=FileStorage(root), executor=executor, sync_deps_on_start=not args.no_sync_deps
-        )
+        if args.redis:
+            from py_code_mode import RedisStorage
+
+            storage: Any = RedisStorage(url=args.redis, prefix=args.prefix)
+        else:
+            storage = FileStorage(root)
+        return Session(storage=storage, executor=executor, sync_deps_on_start=not args.no_sync_deps)
 
     return make
 

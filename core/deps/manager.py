@@ -95,9 +95,13 @@ def deps_for(
     from .store import FileDepsStore
 
     root = getattr(storage, "root", None)
+    get_store = getattr(storage, "get_deps_store", None)
     if isinstance(root, Path):
         store: DepsStore = FileDepsStore(root, seed=deps_file)
         overlay: Any = root / ".deps"
+    elif get_store is not None:  # shared storage: the record is shared, the overlay is local
+        store = get_store()
+        overlay = getattr(storage, "deps_overlay", None)
     else:
         store = MemoryDepsStore()
         overlay = None
