@@ -24,6 +24,8 @@ _EXPORTS: dict[str, str] = {
     "InProcessConfig": ".execution.in_process",
     "SubprocessExecutor": ".execution.subprocess_executor",
     "SubprocessConfig": ".execution.subprocess_executor",
+    "SandboxExecutor": ".execution.sandbox",
+    "SandboxConfig": ".execution.sandbox",
     "SUBPROCESS_AVAILABLE": ".execution",
     "CONTAINER_AVAILABLE": ".execution",
 }
@@ -91,6 +93,7 @@ if TYPE_CHECKING:
     from .execution import CONTAINER_AVAILABLE, SUBPROCESS_AVAILABLE
     from .execution.in_process import InProcessConfig, InProcessExecutor
     from .execution.protocol import Capability, Executor
+    from .execution.sandbox import SandboxConfig, SandboxExecutor
     from .execution.subprocess_executor import SubprocessConfig, SubprocessExecutor
     from .session import Session
     from .storage.file import FileStorage

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_BASE = "~/.code-mode"
-EXECUTORS = ("inprocess", "subprocess")
+EXECUTORS = ("inprocess", "subprocess", "sandbox")
 
 
 def _session(
@@ -43,6 +43,17 @@ def _session(
                 config=InProcessConfig(default_timeout=timeout, tools_path=tools_path)
             )
         return Session(storage=RedisStorage(url=redis, prefix=prefix), executor=chosen)
+    if executor == "sandbox":
+        from ..execution import SandboxConfig, SandboxExecutor
+        from ..storage.file import FileStorage
+
+        root = Path(base).expanduser()
+        root.mkdir(parents=True, exist_ok=True)
+        tools = root / "tools"
+        config = SandboxConfig(
+            default_timeout=timeout, tools_path=tools if tools.is_dir() else None
+        )
+        return Session(storage=FileStorage(root), executor=SandboxExecutor(config))
     if executor == "subprocess":
         return Session.subprocess(base, timeout=timeout)
     return Session.inprocess(base, timeout=timeout)

@@ -31,7 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-sync-deps", action="store_true", help="do not install recorded deps at start"
     )
-    parser.add_argument("--executor", choices=("subprocess", "inprocess"), default="subprocess")
+    parser.add_argument(
+        "--executor", choices=("subprocess", "inprocess", "sandbox"), default="subprocess"
+    )
     parser.add_argument(
         "--http", action="store_true", help="serve streamable HTTP instead of stdio"
     )
@@ -71,6 +73,10 @@ def session_factory(args: argparse.Namespace) -> Callable[[], Any]:
         }
         if args.executor == "inprocess":
             executor: Any = InProcessExecutor(config=InProcessConfig(**options))
+        elif args.executor == "sandbox":
+            from py_code_mode import SandboxConfig, SandboxExecutor
+
+            executor = SandboxExecutor(SandboxConfig(**options))
         else:
             executor = SubprocessExecutor(SubprocessConfig(**options))
         if args.redis:

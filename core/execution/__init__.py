@@ -2,6 +2,7 @@
 
 from .in_process import InProcessConfig, InProcessExecutor
 from .protocol import Capability, Executor, get_backend, list_backends, register_backend
+from .sandbox import SandboxConfig, SandboxExecutor
 from .subprocess_executor import SubprocessConfig, SubprocessExecutor
 
 SUBPROCESS_AVAILABLE = True
@@ -9,6 +10,7 @@ CONTAINER_AVAILABLE = False
 
 register_backend("in-process", InProcessExecutor)
 register_backend("subprocess", SubprocessExecutor)
+register_backend("sandbox", SandboxExecutor)
 
 __all__ = [
     "CONTAINER_AVAILABLE",
@@ -17,6 +19,8 @@ __all__ = [
     "Executor",
     "InProcessConfig",
     "InProcessExecutor",
+    "SandboxConfig",
+    "SandboxExecutor",
     "SubprocessConfig",
     "SubprocessExecutor",
     "get_backend",

@@ -167,6 +167,7 @@ class WorkerProcess:
         loop = asyncio.get_running_loop()
         self.max_frame = max_frame
         self.transport: asyncio.SubprocessTransport | None = None
+        self.signal_pid: int | None = None
         self.protocol_error: str | None = None
         self._buffer = bytearray()
         self._frames: deque[dict[str, Any]] = deque()
@@ -306,7 +307,10 @@ class WorkerProcess:
         pipe.write(HEADER.pack(len(data)) + data)
 
     def interrupt(self) -> None:
-        if self.transport is not None:
+        if self.signal_pid is not None:  # a sandboxed worker: signal Python, not its wrapper
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.signal_pid, signal.SIGINT)
+        elif self.transport is not None:
             with contextlib.suppress(ProcessLookupError):
                 self.transport.send_signal(signal.SIGINT)
 
@@ -345,6 +349,9 @@ class WorkerProcess:
                 return f"killed by signal {signal.Signals(-code).name}"
             except ValueError:
                 return f"killed by signal {-code}"
+        if code > 128 and self.signal_pid is not None:  # a wrapper (bwrap) reports 128 + signal
+            with contextlib.suppress(ValueError):
+                return f"killed by signal {signal.Signals(code - 128).name}"
         return f"exit code {code}"
 
 

@@ -337,8 +337,16 @@ class Channel:
         self.max_frame = max_frame
         self._next_id = 0
         self._call_lock = threading.Lock()  # threads started by user code share the channel
+        self.owner = os.getpid()
+
+    def _check_owner(self) -> None:
+        # A process forked by user code (os.fork, a fork bomb) must never speak on the channel:
+        # its frames would interleave with the worker's. It ends when it reaches it.
+        if os.getpid() != self.owner:
+            os._exit(0)
 
     def send(self, message: dict[str, Any]) -> None:
+        self._check_owner()
         try:
             data = json.dumps(message, separators=(",", ":"), allow_nan=True).encode("utf-8")
         except (TypeError, ValueError) as exc:
@@ -366,6 +374,7 @@ class Channel:
             remaining -= len(chunk)
 
     def recv(self) -> dict[str, Any]:
+        self._check_owner()
         # Waiting for the first byte may be interrupted; once a frame has started, it is read
         # whole with SIGINT blocked, so an interrupt never leaves the channel out of step.
         first = os.read(self.in_fd, HEADER.size)
@@ -891,7 +900,12 @@ class Worker:
             try:
                 reply["value"] = encode_data(value)
                 reply["has_value"] = True
-            except (Unencodable, RecursionError):
+                # A value too large for one frame travels as its (capped) repr only.
+                if len(json.dumps(reply["value"])) > self.channel.max_frame // 2:
+                    del reply["value"]
+                    reply["has_value"] = False
+            except (Unencodable, RecursionError, ValueError):
+                reply.pop("value", None)
                 reply["has_value"] = False
         return reply
 

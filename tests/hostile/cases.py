@@ -1,0 +1,160 @@
+"""The hostile battery: what untrusted code may try, and what each executor must do about it.
+
+Each case: code, a check on the result, and where it applies. ``protects`` names the executors
+that must hold (the test suite asserts those); elsewhere the case documents a known limit of
+the threat model (see docs/security.md) and is not run when it would hurt the host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+ALL = ("inprocess", "subprocess", "sandbox")
+ISOLATED = ("subprocess", "sandbox")
+SANDBOX = ("sandbox",)
+
+
+@dataclass
+class Case:
+    name: str
+    code: str
+    check: Callable[[Any], bool]
+    protects: tuple[str, ...]
+    safe_on: tuple[str, ...] = ALL  # where running it cannot hurt the host
+    timeout: float = 2.0
+    setup: dict[str, str] = field(default_factory=dict)
+
+
+def err(fragment: str) -> Callable[[Any], bool]:
+    return lambda r: r.error is not None and fragment in r.error
+
+
+def value_is(expected: Any) -> Callable[[Any], bool]:
+    return lambda r: r.error is None and r.value == expected
+
+
+CASES = [
+    Case("infinite loop", "while True:\n    pass", err("timed out after"), ALL),
+    Case("blocking C call", "import time\ntime.sleep(10**6)", err("timed out after"), ALL),
+    Case(
+        "memory bomb",
+        "x = bytearray(8 * 1024 ** 3)",
+        err("MemoryError"),
+        ISOLATED,
+        safe_on=ISOLATED,
+    ),
+    Case(
+        "fork bomb",
+        "import os\nwhile True:\n    os.fork()",
+        lambda r: r.error is not None,
+        SANDBOX,
+        safe_on=SANDBOX,
+    ),
+    Case(
+        "thread bomb",
+        "import threading, time\nwhile True:\n    threading.Thread(target=time.sleep, args=(30,), daemon=True).start()",
+        lambda r: r.error is not None,
+        ISOLATED,
+        safe_on=ISOLATED,
+    ),
+    Case(
+        "stdout flood",
+        "for _ in range(200):\n    print('x' * 100_000)",
+        lambda r: r.error is None and "[output truncated" in r.stdout and len(r.stdout) < 2_000_000,
+        ALL,
+    ),
+    Case(
+        "stderr flood",
+        "import sys\nfor _ in range(200):\n    sys.stderr.write('y' * 100_000)",
+        lambda r: "[output truncated" in r.stderr and len(r.stderr) < 2_200_000,
+        ALL,
+    ),
+    Case(
+        "huge value",
+        "'z' * 200_000_000",
+        lambda r: r.error is None and r.repr is not None and len(r.repr) < 200_000,
+        ISOLATED,
+        safe_on=ISOLATED,
+    ),
+    Case(
+        "os._exit", "import os\nos._exit(7)", err("worker process died"), ISOLATED, safe_on=ISOLATED
+    ),
+    Case(
+        "SIGKILL itself",
+        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
+        err("SIGKILL"),
+        ISOLATED,
+        safe_on=ISOLATED,
+    ),
+    Case(
+        "segfault", "import ctypes\nctypes.string_at(0)", err("SIGSEGV"), ISOLATED, safe_on=ISOLATED
+    ),
+    Case(
+        "garbage on the channel",
+        "import os\nfor fd in range(3, 40):\n    try:\n        os.write(fd, b'\\xff\\xff\\xff\\xffgarbage')\n    except OSError:\n        pass\nimport time\ntime.sleep(1)",
+        lambda r: r.error is not None,
+        ISOLATED,
+        safe_on=ISOLATED,
+    ),
+    Case(
+        "kill the parent",
+        "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nimport time\ntime.sleep(1)",
+        lambda r: True,
+        SANDBOX,
+        safe_on=SANDBOX,
+    ),
+    Case(
+        "host environment",
+        "import os\nos.environ.get('PCM_HOSTILE_SECRET')",
+        value_is(None),
+        SANDBOX,
+        setup={"PCM_HOSTILE_SECRET": "s3cret"},
+    ),
+    Case("read /etc/shadow", "open('/etc/shadow').read()", err("PermissionError"), SANDBOX),
+    Case(
+        "list /root",
+        "import os\n[p for p in os.listdir('/root') if not p.startswith('.pyenv')]",
+        lambda r: r.error is not None or r.value == [],
+        SANDBOX,
+    ),
+    Case(
+        "read the storage folder",
+        "open(STORAGE + '/artifacts/.artifacts.json').read()",
+        lambda r: r.error is not None,
+        SANDBOX,
+    ),
+    Case(
+        "write outside the workspace",
+        "open('/usr/local/pwned', 'w').write('x')",
+        lambda r: r.error is not None,
+        SANDBOX,
+    ),
+    Case(
+        "write another skill's file",
+        "open(STORAGE + '/skills/victim.py', 'w').write('def run(): return 666')",
+        lambda r: r.error is not None,
+        SANDBOX,
+    ),
+    Case(
+        "network connection",
+        "import socket\nsocket.create_connection(('127.0.0.1', PORT), timeout=2)",
+        lambda r: r.error is not None,
+        SANDBOX,
+    ),
+    Case(
+        "delete the namespaces",
+        "del tools, skills, artifacts, deps",
+        lambda r: r.error is None,
+        ALL,
+    ),
+    Case("replace the namespaces", "artifacts = skills = None", lambda r: r.error is None, ALL),
+    Case(
+        "nested value bomb",
+        "x = []\nfor _ in range(100_000):\n    x = [x]\nx",
+        lambda r: r.error is None and r.value is None,
+        ISOLATED,
+    ),
+    Case("recursion to the limit", "def f():\n    return f()\nf()", err("RecursionError"), ALL),
+]

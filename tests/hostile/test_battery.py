@@ -1,0 +1,31 @@
+"""The hostile battery: each case against each executor that claims to protect against it.
+
+The host keeps running, the stores are intact (checksums before and after), the next run on
+that session works, and another session is unaffected. Cases an executor does not protect
+against are its documented limits (docs/security.md) and are not run here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cases import ALL, CASES, Case
+from harness import attack
+
+from py_code_mode import SandboxExecutor
+
+SANDBOX_PROBLEM = SandboxExecutor.check()
+
+
+@pytest.mark.parametrize("kind", ALL)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+async def test_hostile_case(case: Case, kind: str, tmp_path: Path) -> None:
+    if kind not in case.protects:
+        pytest.skip(
+            f"{kind} does not protect against {case.name!r} (documented in docs/security.md)"
+        )
+    if kind == "sandbox" and SANDBOX_PROBLEM:
+        pytest.skip(f"sandbox unavailable: {SANDBOX_PROBLEM}")
+    report = await attack(case, kind, tmp_path)
+    assert report["held"], report["detail"]
