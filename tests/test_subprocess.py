@@ -161,3 +161,15 @@ async def test_close_kills_worker_and_spare(tmp_path: Path) -> None:
         for _ in range(50):
             os.kill(pid, 0)
             time.sleep(0.05)
+
+
+async def test_sandbox_true_gives_the_sandbox(tmp_path: Path) -> None:
+    from py_code_mode import SandboxExecutor
+
+    executor = SubprocessExecutor(SubprocessConfig(default_timeout=5), sandbox=True)
+    assert isinstance(executor, SandboxExecutor)
+    assert executor.config.default_timeout == 5 and executor.config.seccomp
+    if SandboxExecutor.check() is None:
+        async with Session(storage=FileStorage(tmp_path), executor=executor) as session:
+            assert session.supports("network_isolation")
+            assert (await session.run("import os\nos.getcwd()")).value == "/tmp/workspace"

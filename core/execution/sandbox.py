@@ -12,6 +12,7 @@ with an error that says how to fix it; it never falls back to running unsandboxe
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import shutil
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import WorkerError
+from . import seccomp
 from .protocol import Capability
 from .subprocess_executor import WORKER_PATH, SubprocessConfig, SubprocessExecutor, WorkerProcess
 
@@ -44,6 +46,7 @@ class SandboxConfig(SubprocessConfig):
     env_allow: tuple[str, ...] = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
     hide: tuple[str, ...] = ("/root", "/home", "/srv", "/var/lib", "/run/secrets")
     max_processes: int | None = 256
+    seccomp: bool = True  # refuse ptrace, mount, namespaces, kernel modules, bpf, ... (x86_64)
 
 
 def _descendants(pid: int) -> list[int]:
@@ -71,11 +74,25 @@ def _descendants(pid: int) -> list[int]:
 class SandboxExecutor(SubprocessExecutor):
     """Runs code in a bubblewrap sandbox (same frames and host channel as SubprocessExecutor)."""
 
-    def __init__(self, config: SandboxConfig | None = None, *, registry: Any = None) -> None:
+    def __init__(
+        self, config: SubprocessConfig | None = None, *, registry: Any = None, sandbox: bool = True
+    ) -> None:
+        if config is not None and not isinstance(config, SandboxConfig):
+            # SubprocessExecutor(config, sandbox=True): keep every setting, add the sandbox's.
+            from dataclasses import fields
+
+            config = SandboxConfig(
+                **{f.name: getattr(config, f.name) for f in fields(SubprocessConfig)}
+            )
         super().__init__(config or SandboxConfig(), registry=registry)
         self.config: SandboxConfig
         self._workspace: Path | None = None
         self._storage_root: Path | None = None
+        self._seccomp_fd: int | None = None
+        self._spawn_lock = asyncio.Lock()
+        self._filter = (
+            seccomp.build_filter() if self.config.seccomp and seccomp.supported() else b""
+        )
         as_root = os.geteuid() == 0
         uid = (
             self.config.uid
@@ -144,14 +161,17 @@ class SandboxExecutor(SubprocessExecutor):
             hidden.append(str(self._storage_root))
         for path in hidden:
             argv += ["--tmpfs", path]
+        covered = [*hidden, "/tmp"]  # /tmp is a fresh tmpfs too (a venv may live there)
         for path in self._needed_paths():
-            if any(path == h or path.startswith(h.rstrip("/") + "/") for h in hidden):
+            if any(path == h or path.startswith(h.rstrip("/") + "/") for h in covered):
                 argv += ["--ro-bind", path, path]
         argv += ["--bind", str(self._workspace), WORKSPACE, "--chdir", WORKSPACE]
         argv += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
         if not self.config.network:
             argv.append("--unshare-net")
         argv += ["--die-with-parent", "--new-session", "--clearenv"]
+        if self._seccomp_fd is not None:
+            argv += ["--seccomp", str(self._seccomp_fd)]
         env = {k: os.environ[k] for k in self.config.env_allow if k in os.environ}
         env.update({"HOME": WORKSPACE, "TMPDIR": WORKSPACE, "PYTHONDONTWRITEBYTECODE": "1"})
         if self.config.memory_limit_mb:
@@ -179,8 +199,23 @@ class SandboxExecutor(SubprocessExecutor):
             os.chown(self._workspace, uid, uid)
         return uid, uid
 
+    def _pass_fds(self) -> tuple[int, ...]:
+        return (self._seccomp_fd,) if self._seccomp_fd is not None else ()
+
     async def _spawn(self) -> WorkerProcess:
-        worker = await super()._spawn()
+        async with self._spawn_lock:
+            # bwrap reads the filter from an inherited descriptor, once per sandbox.
+            if self.config.seccomp and seccomp.supported():
+                read_end, write_end = os.pipe()
+                os.write(write_end, self._filter)
+                os.close(write_end)
+                self._seccomp_fd = read_end
+            try:
+                worker = await super()._spawn()
+            finally:
+                if self._seccomp_fd is not None:
+                    os.close(self._seccomp_fd)
+                    self._seccomp_fd = None
         # SIGINT must reach the Python worker itself, not bwrap: find its host pid.
         for pid in reversed(_descendants(worker.pid)):
             try:

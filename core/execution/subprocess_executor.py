@@ -180,7 +180,13 @@ class WorkerProcess:
 
     @classmethod
     async def spawn(
-        cls, argv: list[str], env: dict[str, str], cwd: str | None, max_frame: int, timeout: float
+        cls,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: str | None,
+        max_frame: int,
+        timeout: float,
+        pass_fds: tuple[int, ...] = (),
     ) -> WorkerProcess:
         loop = asyncio.get_running_loop()
         worker = cls(max_frame)
@@ -194,6 +200,7 @@ class WorkerProcess:
                 env=env,
                 cwd=cwd,
                 start_new_session=True,  # its own process group, killed as a whole
+                pass_fds=pass_fds,
             )
         except OSError as exc:
             raise WorkerError(f"Could not start the worker ({argv[0]}): {exc}") from exc
@@ -367,7 +374,18 @@ def _text(value: Any, limit: int) -> str:
 class SubprocessExecutor(ExecutorBase):
     """Runs code in a persistent worker process (the default for the CLI and the MCP server)."""
 
-    def __init__(self, config: SubprocessConfig | None = None, *, registry: Any = None) -> None:
+    def __new__(
+        cls, config: SubprocessConfig | None = None, *, registry: Any = None, sandbox: bool = False
+    ) -> Any:
+        if sandbox and cls is SubprocessExecutor:  # SubprocessExecutor(sandbox=True) is the sandbox
+            from .sandbox import SandboxExecutor
+
+            return super().__new__(SandboxExecutor)
+        return super().__new__(cls)
+
+    def __init__(
+        self, config: SubprocessConfig | None = None, *, registry: Any = None, sandbox: bool = False
+    ) -> None:
         self.config = config or SubprocessConfig()
         self._registry = registry
         self.registry: Any = registry
@@ -443,7 +461,12 @@ class SubprocessExecutor(ExecutorBase):
             cwd,
             self.config.max_frame_bytes,
             self.config.startup_timeout,
+            self._pass_fds(),
         )
+
+    def _pass_fds(self) -> tuple[int, ...]:
+        """Extra file descriptors the worker's launcher inherits (the sandbox's seccomp filter)."""
+        return ()
 
     def _warm_spare(self) -> None:
         if self.config.warm_spare and self._spare is None and not self._closed:

@@ -158,3 +158,15 @@ CASES = [
     ),
     Case("recursion to the limit", "def f():\n    return f()\nf()", err("RecursionError"), ALL),
 ]
+
+CASES.append(
+    Case(
+        "forbidden system calls",
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nout = []\n"
+        "for n in (101, 165, 272, 321, 323):  # ptrace, mount, unshare, bpf, userfaultfd\n"
+        "    out.append((libc.syscall(n, 0, 0, 0, 0, 0), ctypes.get_errno()))\nout",
+        value_is([(-1, 1)] * 5),
+        SANDBOX,
+        safe_on=ISOLATED,
+    )
+)
