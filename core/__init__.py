@@ -55,12 +55,11 @@ _ERRORS = [
 ]
 _EXPORTS.update({name: ".errors" for name in _ERRORS})
 
-# Not available yet in this build; the names stay importable (as in the reference, where they
-# are None when their executor cannot run).
-ContainerExecutor: Any = None
-ContainerConfig: Any = None
+_EXPORTS.update(
+    {"ContainerExecutor": ".execution.container", "ContainerConfig": ".execution.container"}
+)
 
-__all__ = sorted([*_EXPORTS, "ContainerExecutor", "ContainerConfig", "__version__"])
+__all__ = sorted([*_EXPORTS, "__version__"])
 
 
 def _version() -> str:
@@ -91,6 +90,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .errors import *  # noqa: F403
     from .execution import CONTAINER_AVAILABLE, SUBPROCESS_AVAILABLE
+    from .execution.container import ContainerConfig, ContainerExecutor
     from .execution.in_process import InProcessConfig, InProcessExecutor
     from .execution.protocol import Capability, Executor
     from .execution.sandbox import SandboxConfig, SandboxExecutor

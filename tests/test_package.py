@@ -133,3 +133,12 @@ def test_wire_decoder_refuses_malformed_tags() -> None:
         decode_data({"$t": "bytes", "v": 5})
     with pytest.raises(ValueError):
         decode_data({"$t": "evil", "v": []})
+
+
+async def test_container_executor_without_docker_fails_at_start_not_construction(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from py_code_mode import ContainerConfig, ContainerExecutor, FileStorage
+    from py_code_mode.errors import WorkerError
+
+    executor = ContainerExecutor(ContainerConfig(docker="docker-binary-that-does-not-exist"))
+    with pytest.raises(WorkerError, match="docker client is not installed"):
+        await executor.start(FileStorage(tmp_path))

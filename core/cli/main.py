@@ -136,6 +136,17 @@ def build_parser() -> argparse.ArgumentParser:
     repl.add_argument("--executor", choices=EXECUTORS, default="subprocess")
     repl.set_defaults(handler=None)
 
+    container = sub.add_parser("container", help="build the container worker image")
+    container_sub = container.add_subparsers(dest="container_command", required=True)
+    build = container_sub.add_parser(
+        "build", help="build the image (docker/Dockerfile, classic builder)"
+    )
+    build.add_argument("--image", default="py-code-mode-tools:latest")
+    build.add_argument(
+        "--base", default="py-code-mode-base:bookworm", help="base image with python3"
+    )
+    container.set_defaults(handler=None)
+
     from . import store as store_cmd
 
     store = sub.add_parser(
@@ -162,6 +173,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "container":
+        import subprocess as sp
+
+        from ..execution.container import build_image, image_present
+
+        if not image_present(args.base):
+            script = Path(__file__).resolve().parents[2] / "docker" / "build-base.sh"
+            print(f"base image {args.base} missing: building it offline with {script}")
+            sp.run(["bash", str(script), args.base], check=True)
+        build_image(args.image, args.base)
+        print(f"built {args.image}")
+        return 0
     if args.command == "store":
         from .store import run as store_run
 

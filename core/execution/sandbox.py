@@ -146,7 +146,7 @@ class SandboxExecutor(SubprocessExecutor):
         """What the worker must read even when it lies under a hidden folder."""
         python = Path(self.config.resolve_python())
         paths = {sys.base_prefix, sys.prefix, str(python.parent.parent), str(python.resolve().parent.parent),
-                 str(WORKER_PATH.parent.parent.parent)}  # fmt: skip
+                 str(WORKER_PATH.parent.parent)}  # fmt: skip
         paths.update(p for p in sys.path if p and os.path.isdir(p))
         if self.deps is not None:
             paths.add(str(self.deps.installer.target))
@@ -162,9 +162,20 @@ class SandboxExecutor(SubprocessExecutor):
         for path in hidden:
             argv += ["--tmpfs", path]
         covered = [*hidden, "/tmp"]  # /tmp is a fresh tmpfs too (a venv may live there)
+        made: set[str] = set()
         for path in self._needed_paths():
-            if any(path == h or path.startswith(h.rstrip("/") + "/") for h in covered):
-                argv += ["--ro-bind", path, path]
+            root = next(
+                (h for h in covered if path == h or path.startswith(h.rstrip("/") + "/")), None
+            )
+            if root is None:
+                continue
+            # Create the parents on the tmpfs as traversable (bwrap would copy a 0700 mode).
+            for parent in reversed(Path(path).parents):
+                text = str(parent)
+                if len(text) > len(root.rstrip("/")) and text not in made:
+                    made.add(text)
+                    argv += ["--perms", "0755", "--dir", text]
+            argv += ["--ro-bind", path, path]
         argv += ["--bind", str(self._workspace), WORKSPACE, "--chdir", WORKSPACE]
         argv += ["--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
         if not self.config.network:

@@ -168,6 +168,7 @@ class WorkerProcess:
         self.max_frame = max_frame
         self.transport: asyncio.SubprocessTransport | None = None
         self.signal_pid: int | None = None
+        self.wrapped = False  # launched through a wrapper (bwrap, docker) that reports 128 + signal
         self.protocol_error: str | None = None
         self._buffer = bytearray()
         self._frames: deque[dict[str, Any]] = deque()
@@ -356,7 +357,7 @@ class WorkerProcess:
                 return f"killed by signal {signal.Signals(-code).name}"
             except ValueError:
                 return f"killed by signal {-code}"
-        if code > 128 and self.signal_pid is not None:  # a wrapper (bwrap) reports 128 + signal
+        if code > 128 and (self.wrapped or self.signal_pid is not None):
             with contextlib.suppress(ValueError):
                 return f"killed by signal {signal.Signals(code - 128).name}"
         return f"exit code {code}"
