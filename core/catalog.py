@@ -441,3 +441,24 @@ def _skill_operation(skill: Any) -> Operation:
     )
     op.input_schema = lambda: schema  # type: ignore[method-assign]  # the skill's own schema
     return op
+
+
+async def offered_operations(
+    session: Any,
+    operations: Iterable[str] | None = None,
+    *,
+    read_only: bool = False,
+    skills_as_tools: bool = True,
+    max_skill_tools: int = 20,
+) -> list[Operation]:
+    """What an adapter offers: the chosen catalog operations, then saved skills as operations
+    of their own (never when read-only; a skill never shadows a catalog name)."""
+    ops = select(operations, read_only=read_only)
+    if skills_as_tools and not read_only:
+        taken = {op.name for op in ops}
+        ops += [
+            op
+            for op in await skills_as_operations(session, max_skill_tools)
+            if op.name not in taken
+        ]
+    return ops

@@ -18,7 +18,7 @@ from autogen_core.code_executor import CodeBlock, CodeExecutor, CodeResult
 from autogen_core.tools import BaseTool, TextResultContent, ToolResult, ToolSchema, Workbench
 from pydantic import BaseModel
 
-from py_code_mode.catalog import Args, Operation, render_run, select, skills_as_operations
+from py_code_mode.catalog import Args, Operation, offered_operations, render_run, select
 
 
 class CodeModeTool(BaseTool[Args, str]):
@@ -61,15 +61,19 @@ def create_tools(
 ) -> list[CodeModeTool]:
     """Catalog tools for ``AssistantAgent(tools=...)`` (saved skills included, when already
     listed: for a tool list that follows the library use :class:`CodeModeWorkbench`)."""
-    ops = select(operations, read_only=read_only)
-    tools = [CodeModeTool(op, session) for op in ops]
-    if skills_as_tools and not read_only:
-        from py_code_mode._portal import call_sync
+    from py_code_mode._portal import call_sync
 
-        taken = {op.name for op in ops}
-        skill_ops = call_sync(session, lambda: skills_as_operations(session, max_skill_tools))
-        tools += [CodeModeTool(op, session) for op in skill_ops if op.name not in taken]
-    return tools
+    ops = call_sync(
+        session,
+        lambda: offered_operations(
+            session,
+            operations,
+            read_only=read_only,
+            skills_as_tools=skills_as_tools,
+            max_skill_tools=max_skill_tools,
+        ),
+    )
+    return [CodeModeTool(op, session) for op in ops]
 
 
 class CodeModeWorkbenchState(BaseModel):
@@ -91,16 +95,18 @@ class CodeModeWorkbench(Workbench):
         max_skill_tools: int = 20,
     ) -> None:
         self._session = session
-        self._ops = select(operations, read_only=read_only)
-        self._skills_as_tools = skills_as_tools and not read_only
+        select(operations, read_only=read_only)  # unknown names fail here, not on the first turn
+        self._operations = operations
+        self._read_only = read_only
+        self._skills_as_tools = skills_as_tools
         self._max_skill_tools = max_skill_tools
 
     async def _all(self) -> dict[str, Operation]:
-        ops = {op.name: op for op in self._ops}
-        if self._skills_as_tools:
-            for op in await skills_as_operations(self._session, self._max_skill_tools):
-                ops.setdefault(op.name, op)
-        return ops
+        ops = await offered_operations(
+            self._session, self._operations, read_only=self._read_only,
+            skills_as_tools=self._skills_as_tools, max_skill_tools=self._max_skill_tools,
+        )  # fmt: skip
+        return {op.name: op for op in ops}
 
     async def list_tools(self) -> list[ToolSchema]:
         return [

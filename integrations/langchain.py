@@ -16,7 +16,7 @@ from langchain_core.tools import BaseTool, BaseToolkit, StructuredTool, ToolExce
 from pydantic import ConfigDict
 
 from py_code_mode._portal import call_sync
-from py_code_mode.catalog import Operation, select, skills_as_operations
+from py_code_mode.catalog import Operation, offered_operations
 
 
 def to_langchain_tool(op: Operation, session: Any) -> StructuredTool:
@@ -54,26 +54,18 @@ class CodeModeToolkit(BaseToolkit):
     max_skill_tools: int = 20
 
     def get_tools(self) -> list[BaseTool]:
-        ops = select(self.operations, read_only=self.read_only)
-        tools: list[BaseTool] = [to_langchain_tool(op, self.session) for op in ops]
-        if self.skills_as_tools and not self.read_only:
-            skill_ops = call_sync(
-                self.session, lambda: skills_as_operations(self.session, self.max_skill_tools)
-            )
-            taken = {op.name for op in ops}
-            tools += [
-                to_langchain_tool(op, self.session) for op in skill_ops if op.name not in taken
-            ]
-        return tools
+        ops = call_sync(self.session, self._offered)
+        return [to_langchain_tool(op, self.session) for op in ops]
 
     async def aget_tools(self) -> list[BaseTool]:
         """``get_tools`` for async code (no blocking on the event loop)."""
-        ops = select(self.operations, read_only=self.read_only)
-        tools: list[BaseTool] = [to_langchain_tool(op, self.session) for op in ops]
-        if self.skills_as_tools and not self.read_only:
-            taken = {op.name for op in ops}
-            skill_ops = await skills_as_operations(self.session, self.max_skill_tools)
-            tools += [
-                to_langchain_tool(op, self.session) for op in skill_ops if op.name not in taken
-            ]
-        return tools
+        return [to_langchain_tool(op, self.session) for op in await self._offered()]
+
+    async def _offered(self) -> list[Operation]:
+        return await offered_operations(
+            self.session,
+            self.operations,
+            read_only=self.read_only,
+            skills_as_tools=self.skills_as_tools,
+            max_skill_tools=self.max_skill_tools,
+        )

@@ -14,7 +14,7 @@ from llama_index.core.tools import FunctionTool, ToolMetadata
 from llama_index.core.tools.tool_spec.base import BaseToolSpec
 
 from py_code_mode._portal import call_sync
-from py_code_mode.catalog import Operation, select, skills_as_operations
+from py_code_mode.catalog import Operation, offered_operations
 
 
 @dataclass
@@ -66,32 +66,22 @@ class CodeModeToolSpec(BaseToolSpec):
         self.read_only = read_only
         self.max_skill_tools = max_skill_tools
 
-    def _ops(self) -> list[Operation]:
-        return select(self.operations, read_only=self.read_only)
+    async def _offered(self) -> list[Operation]:
+        return await offered_operations(
+            self.session,
+            self.operations,
+            read_only=self.read_only,
+            skills_as_tools=self.skills_as_tools,
+            max_skill_tools=self.max_skill_tools,
+        )
 
     def to_tool_list(self, *args: Any, **kwargs: Any) -> list[FunctionTool]:  # type: ignore[override]
-        ops = self._ops()
-        tools = [to_llamaindex_tool(op, self.session) for op in ops]
-        if self.skills_as_tools and not self.read_only:
-            skill_ops = call_sync(
-                self.session, lambda: skills_as_operations(self.session, self.max_skill_tools)
-            )
-            taken = {op.name for op in ops}
-            tools += [
-                to_llamaindex_tool(op, self.session) for op in skill_ops if op.name not in taken
-            ]
-        return tools
+        return [
+            to_llamaindex_tool(op, self.session) for op in call_sync(self.session, self._offered)
+        ]
 
     async def ato_tool_list(self) -> list[FunctionTool]:
-        ops = self._ops()
-        tools = [to_llamaindex_tool(op, self.session) for op in ops]
-        if self.skills_as_tools and not self.read_only:
-            taken = {op.name for op in ops}
-            skill_ops = await skills_as_operations(self.session, self.max_skill_tools)
-            tools += [
-                to_llamaindex_tool(op, self.session) for op in skill_ops if op.name not in taken
-            ]
-        return tools
+        return [to_llamaindex_tool(op, self.session) for op in await self._offered()]
 
     async def code_execute_fn(self, code: str) -> dict[str, Any]:
         """For ``CodeActAgent(code_execute_fn=spec.code_execute_fn)``: run code in the session."""

@@ -292,14 +292,9 @@ class InProcessExecutor(ExecutorBase):
         )
 
     async def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
-        if self._closed:
-            return ExecutionResult(error="Session is closed")
-        if not self._started:
-            await self.start()
-        if not isinstance(code, str):
-            return ExecutionResult(
-                error=f"TypeError: code must be a string, not {type(code).__name__}"
-            )
+        refused = await self._prepare_run(code)
+        if refused is not None:
+            return refused
         assert self._lock is not None
         if timeout is None:
             timeout = self.config.default_timeout

@@ -61,6 +61,20 @@ class ExecutorBase:
     def supports(self, capability: str) -> bool:
         return capability in self.supported_capabilities()
 
+    async def _prepare_run(self, code: object) -> ExecutionResult | None:
+        """Start if needed; an error result when the code cannot run at all."""
+        from ..types import ExecutionResult
+
+        if getattr(self, "_closed", False):
+            return ExecutionResult(error="Session is closed")
+        if not getattr(self, "_started", False):
+            await self.start()
+        if not isinstance(code, str):
+            return ExecutionResult(
+                error=f"TypeError: code must be a string, not {type(code).__name__}"
+            )
+        return None
+
     async def __aenter__(self) -> Any:
         await self.start()
         return self

@@ -13,6 +13,7 @@ with an error that says how to fix it; it never falls back to running unsandboxe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import shutil
@@ -147,7 +148,18 @@ class SandboxExecutor(SubprocessExecutor):
         python = Path(self.config.resolve_python())
         paths = {sys.base_prefix, sys.prefix, str(python.parent.parent), str(python.resolve().parent.parent),
                  str(WORKER_PATH.parent.parent)}  # fmt: skip
-        paths.update(p for p in sys.path if p and os.path.isdir(p))
+        # The interpreter's own library folders; not the host's whole sys.path (which holds the
+        # current directory, possibly a private checkout that must stay unreadable).
+        import sysconfig
+
+        for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+            with contextlib.suppress(KeyError):
+                paths.add(sysconfig.get_paths()[key])
+        paths.update(
+            p
+            for p in sys.path
+            if p and os.path.isdir(p) and ("-packages" in p or p.startswith(sys.base_prefix))
+        )
         if self.deps is not None:
             paths.add(str(self.deps.installer.target))
         return sorted(p for p in paths if os.path.exists(p))

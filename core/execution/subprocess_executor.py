@@ -546,14 +546,9 @@ class SubprocessExecutor(ExecutorBase):
     # --- running -----------------------------------------------------------------------------
 
     async def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
-        if self._closed:
-            return ExecutionResult(error="Session is closed")
-        if not self._started:
-            await self.start()
-        if not isinstance(code, str):
-            return ExecutionResult(
-                error=f"TypeError: code must be a string, not {type(code).__name__}"
-            )
+        refused = await self._prepare_run(code)
+        if refused is not None:
+            return refused
         if timeout is None:
             timeout = self.config.default_timeout
         assert self._lock is not None
