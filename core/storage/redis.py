@@ -171,8 +171,6 @@ class RedisSkillStore:
         )
 
     def save(self, skill: Skill) -> Skill:
-        import redis
-
         def transaction(pipe: Any) -> Skill:
             raw = pipe.hget(self.key, skill.name)
             current = json.loads(raw) if raw else None
@@ -194,12 +192,10 @@ class RedisSkillStore:
             pipe.hset(self.key, skill.name, record)
             return self._skill(skill.name, record)
 
-        try:
-            return self._r.write(
-                lambda c: c.transaction(transaction, self.key, value_from_callable=True)
-            )
-        except redis.WatchError:  # pragma: no cover - retried by redis-py's transaction helper
-            raise
+        # redis-py's transaction() re-runs `transaction` when the WATCHed hash changed meanwhile.
+        return self._r.write(
+            lambda c: c.transaction(transaction, self.key, value_from_callable=True)
+        )
 
     def delete(self, name: str) -> bool:
         validate_skill_name(name)
