@@ -105,8 +105,11 @@ class Operation:
     handler: Handler
     writes: bool = False
     tags: tuple[str, ...] = field(default_factory=tuple)
+    schema: dict[str, Any] | None = None  # shown instead of the model's (a skill's own schema)
 
     def input_schema(self) -> dict[str, Any]:
+        if self.schema is not None:
+            return dict(self.schema)
         schema = self.args_model.model_json_schema()
         schema.pop("title", None)
         for prop in schema.get("properties", {}).values():
@@ -180,10 +183,14 @@ def render_run(result: Any) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-async def _run_code(session: Any, args: RunCodeArgs) -> OperationResult:
-    result = await session.run(args.code, timeout=args.timeout)
-    text = await spill(session, render_run(result), "run_code")
+async def run_result(session: Any, result: Any, prefix: str) -> OperationResult:
+    """An ExecutionResult as an operation's result (long text spilled into an artifact)."""
+    text = await spill(session, render_run(result), prefix)
     return OperationResult(text, data=result, is_error=result.error is not None)
+
+
+async def _run_code(session: Any, args: RunCodeArgs) -> OperationResult:
+    return await run_result(session, await session.run(args.code, timeout=args.timeout), "run_code")
 
 
 async def _search_skills(session: Any, args: SearchArgs) -> OperationResult:
@@ -215,8 +222,7 @@ async def _delete_skill(session: Any, args: NameArgs) -> OperationResult:
 
 async def _invoke_skill(session: Any, args: InvokeSkillArgs) -> OperationResult:
     result = await session.invoke_skill(args.name, **args.arguments)
-    text = await spill(session, render_run(result), f"skill-{args.name}")
-    return OperationResult(text, data=result, is_error=result.error is not None)
+    return await run_result(session, result, f"skill-{args.name}")
 
 
 async def _list_tools(session: Any, args: NoArgs) -> OperationResult:
@@ -423,13 +429,11 @@ def _skill_operation(skill: Any) -> Operation:
     model.model_config["extra"] = (
         "allow" if skill.input_schema.get("additionalProperties") else "forbid"
     )
-    schema = dict(skill.input_schema)
 
     async def handler(session: Any, args: Args) -> OperationResult:
         values = args.model_dump(exclude_unset=True)
         result = await session.invoke_skill(skill.name, **values)
-        text = await spill(session, render_run(result), f"skill-{skill.name}")
-        return OperationResult(text, data=result, is_error=result.error is not None)
+        return await run_result(session, result, f"skill-{skill.name}")
 
     op = Operation(
         skill_tool_name(skill.name),
@@ -438,8 +442,8 @@ def _skill_operation(skill: Any) -> Operation:
         handler,
         writes=True,
         tags=("skill",),
+        schema=dict(skill.input_schema),
     )
-    op.input_schema = lambda: schema  # type: ignore[method-assign]  # the skill's own schema
     return op
 
 

@@ -31,7 +31,7 @@ def to_langchain_tool(op: Operation, session: Any) -> StructuredTool:
     def call(**kwargs: Any) -> str:
         return call_sync(session, lambda: acall(**kwargs))
 
-    is_skill = "skill" in op.tags
+    is_skill = op.schema is not None  # a skill: show its own JSON schema
     return StructuredTool(
         name=op.name,
         description=op.description,

@@ -36,7 +36,7 @@ def to_llamaindex_tool(op: Operation, session: Any) -> FunctionTool:
     def call(**kwargs: Any) -> str:
         return call_sync(session, lambda: acall(**kwargs))
 
-    is_skill = "skill" in op.tags
+    is_skill = op.schema is not None  # a skill: show its own JSON schema
     metadata = _SchemaMetadata(
         name=op.name,
         description=op.description,

@@ -121,10 +121,6 @@ class HostNamespaces:
         return cls(artifacts=artifacts, skills=skills, tools=registry, deps=deps)
 
     @property
-    def objects(self) -> dict[str, Any]:
-        return self.in_code
-
-    @property
     def names(self) -> list[str]:
         return list(self.rpc)
 

@@ -836,7 +836,6 @@ class Worker:
 
     def __init__(self, channel: Channel, namespaces: list[str], output_limit: int) -> None:
         self.channel = channel
-        self.namespace_names = namespaces
         self.stdout = OutputCapture(output_limit)
         self.stderr = OutputCapture(output_limit)
         self._loop: Any = None

@@ -64,7 +64,7 @@ class SkillsNamespace:
 
     def invoke(self, skill_name: str, /, *args: Any, **kwargs: Any) -> Any:
         """Run a skill by name and return what its ``run`` returns."""
-        return self._runner.invoke(skill_name, args, kwargs)
+        return self._invoke(skill_name, args, kwargs)
 
     def _invoke(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return self._runner.invoke(name, args, kwargs)

@@ -5,6 +5,7 @@ Validation is static (AST only): a skill's source is never executed on the host 
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import keyword
 import re
@@ -182,7 +183,7 @@ def parse_skill(
     if explicit:
         text = description.strip()  # type: ignore[union-attr]
     else:
-        module_doc = first_paragraph(parse_docstring(_module_docstring(tree))[0])
+        module_doc = first_paragraph(parse_docstring(ast.get_docstring(tree))[0])
         text = module_doc or schema.description
     schema.description = text
     skill = Skill(
@@ -198,12 +199,6 @@ def parse_skill(
         explicit_description=explicit,
     )
     return skill, schema
-
-
-def _module_docstring(tree: Any) -> str | None:
-    import ast
-
-    return ast.get_docstring(tree)
 
 
 def stub(skill: Skill) -> str:

@@ -140,13 +140,17 @@ class ToolRegistry:
         name: str | None = None,
         description: str | None = None,
         tags: Iterable[str] = (),
+        input_schema: dict[str, Any] | None = None,
     ) -> Tool:
-        """A Python function as a tool (schema from its signature and docstring)."""
+        """A Python function as a tool (schema from its signature and docstring, unless
+        ``input_schema`` is given)."""
         tool_name = name or getattr(fn, "__name__", "")
         owner = self._owner.get(tool_name)
         if owner is not None and owner is not self._python:
             raise ValueError(f"a tool named {tool_name!r} is already registered")
-        tool = self._python.register(fn, name=name, description=description, tags=tags)
+        tool = self._python.register(
+            fn, name=name, description=description, tags=tags, input_schema=input_schema
+        )
         self._owner[tool.name] = self._python
         self._tags[tool.name] = set(tags)
         return tool
@@ -165,15 +169,9 @@ class ToolRegistry:
         from .framework import adapt_framework_tool
 
         fn, tool_name, description, schema = adapt_framework_tool(tool)
-        tool_name = name or tool_name
-        owner = self._owner.get(tool_name)
-        if owner is not None and owner is not self._python:
-            raise ValueError(f"a tool named {tool_name!r} is already registered")
-        registered = self._python.register(fn, name=tool_name, description=description, tags=tags,
-                                           input_schema=schema)  # fmt: skip
-        self._owner[registered.name] = self._python
-        self._tags[registered.name] = set(tags)
-        return registered
+        return self.register_callable(
+            fn, name=name or tool_name, description=description, tags=tags, input_schema=schema
+        )
 
     def get_adapters(self) -> list[Any]:
         return list(self._adapters)
