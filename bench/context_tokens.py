@@ -59,7 +59,7 @@ async def main() -> int:
         native = [definition(s.name, s.description, s.input_schema) for s in library.list()]
         as_tools = [
             definition(op.name, op.description, op.input_schema())
-            for op in await skills_as_operations(session)
+            for op in skills_as_operations(session)
         ]
         rows.append(
             {

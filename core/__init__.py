@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS: dict[str, str] = {
     "Session": ".session",
+    "SyncSession": ".session",
+    "create_session": ".factory",
     "ExecutionResult": ".types",
     "Artifact": ".types",
     "JsonSchema": ".types",
@@ -52,6 +54,8 @@ _ERRORS = [
     "DepsError",
     "DependencyError",
     "RuntimeDepsDisabledError",
+    "SessionError",
+    "SessionLoopError",
 ]
 _EXPORTS.update({name: ".errors" for name in _ERRORS})
 
@@ -95,7 +99,8 @@ if TYPE_CHECKING:
     from .execution.protocol import Capability, Executor
     from .execution.sandbox import SandboxConfig, SandboxExecutor
     from .execution.subprocess_executor import SubprocessConfig, SubprocessExecutor
-    from .session import Session
+    from .factory import create_session
+    from .session import Session, SyncSession
     from .storage.file import FileStorage
     from .storage.protocol import StorageBackend
     from .storage.redis import RedisStorage, StorageUnavailable

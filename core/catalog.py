@@ -406,14 +406,15 @@ def skill_tool_name(name: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_-]", "_", name)[:64] or "skill"
 
 
-async def skills_as_operations(session: Any, limit: int = 20) -> list[Operation]:
+def skills_as_operations(session: Any, limit: int = 20) -> list[Operation]:
     """Saved skills as operations of their own (most used first, at most ``limit``), so a
-    framework can offer each as a native tool with the skill's own JSON schema."""
-    library = session.storage.get_skill_library()
-    import asyncio
+    framework can offer each as a native tool with the skill's own JSON schema.
 
-    skills = await asyncio.to_thread(library.list)
-    stats = await asyncio.to_thread(library.stats)
+    Sync on purpose: listing is storage work, so adapters can list tools from sync code and
+    from inside a running event loop alike."""
+    library = session.skill_library()
+    skills = library.list()
+    stats = library.stats()
     skills.sort(key=lambda s: (-(stats[s.name].calls if s.name in stats else 0), s.name))
     return [_skill_operation(s) for s in skills[:limit]]
 
@@ -447,7 +448,14 @@ def _skill_operation(skill: Any) -> Operation:
     return op
 
 
-async def offered_operations(
+def as_session(session: Any) -> Any:
+    """The Session behind ``session`` (a SyncSession wraps one): adapters take either."""
+    from .session import SyncSession
+
+    return session.session if isinstance(session, SyncSession) else session
+
+
+def offered_operations(
     session: Any,
     operations: Iterable[str] | None = None,
     *,
@@ -456,13 +464,10 @@ async def offered_operations(
     max_skill_tools: int = 20,
 ) -> list[Operation]:
     """What an adapter offers: the chosen catalog operations, then saved skills as operations
-    of their own (never when read-only; a skill never shadows a catalog name)."""
+    of their own (never when read-only; a skill never shadows a catalog name). Sync: it reads
+    the storage only, and works before the session starts."""
     ops = select(operations, read_only=read_only)
     if skills_as_tools and not read_only:
         taken = {op.name for op in ops}
-        ops += [
-            op
-            for op in await skills_as_operations(session, max_skill_tools)
-            if op.name not in taken
-        ]
+        ops += [op for op in skills_as_operations(session, max_skill_tools) if op.name not in taken]
     return ops

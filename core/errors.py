@@ -47,6 +47,15 @@ class RPCTransportError(RPCError):
     """The channel between worker and host broke or carried a malformed frame."""
 
 
+class SessionError(CodeModeError, RuntimeError):
+    """A Session cannot do what was asked in its current state."""
+
+
+class SessionLoopError(SessionError):
+    """A call cannot reach the event loop its Session is bound to (blocked, stopped, or the
+    caller is that loop's own thread and would block it)."""
+
+
 # --- storage ------------------------------------------------------------------------------
 
 

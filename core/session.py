@@ -1,57 +1,58 @@
 """Session: storage plus an executor, with REPL semantics and facade methods.
 
-``Session.run`` hands code to the executor (``execution/``), which runs it with the namespaces
-built from the storage; the facade methods (``list_artifacts``, ...) serve operators and the
-framework adapters without going through code.
+A Session assembles: it owns its storage, the executor that runs its code and the event loop
+it started on. ``Session.run`` hands code to the executor (``execution/``); the facade methods
+(``list_artifacts``, ...) serve operators and the framework adapters without going through code.
+
+Loop ownership: a Session binds to one event loop when it starts (one start, behind a lock,
+whatever the concurrency). Its worker pipes, MCP connections and waiter futures live on that
+loop. An ``await`` from another loop hops onto it; a blocking call from a thread uses
+:meth:`Session.blocking` (or :class:`SyncSession`), and a Session first used from sync code
+starts on a private loop of its own, running on its own thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import threading
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from . import _portal
 from .artifacts.protocol import MISSING
-from .execution.in_process import InProcessConfig, InProcessExecutor
+from .errors import SessionError
 from .execution.protocol import Executor
-from .execution.subprocess_executor import SubprocessConfig, SubprocessExecutor
-from .storage.file import FileStorage
 from .storage.protocol import StorageBackend
 from .types import ExecutionResult
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+_Method = TypeVar("_Method", bound=Callable[..., Coroutine[Any, Any, Any]])
 
-def _prepare_base(base_path: Path | str | None, base: Path | str | None) -> Path:
+
+def on_session_loop(method: _Method) -> _Method:
+    """Run an async Session method on the loop the Session is bound to (hop when elsewhere)."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Session, *args: Any, **kwargs: Any) -> Any:
+        loop = self._loop
+        if loop is not None and _portal.running_loop() is not loop:
+            return await _portal.hop(loop, method(self, *args, **kwargs))
+        return await method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _base_argument(base_path: Path | str | None, base: Path | str | None) -> Path | str:
     chosen = base_path if base_path is not None else base
     if chosen is None:
         raise TypeError("a base folder is required (base_path)")
-    root = Path(chosen).expanduser().resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "tools").mkdir(exist_ok=True)
-    return root
-
-
-def _folder_options(
-    base_path: Path | str | None,
-    base: Path | str | None,
-    timeout: float | None,
-    extra_deps: tuple[str, ...] | None,
-    allow_runtime_deps: bool,
-) -> tuple[Path, dict[str, Any]]:
-    """The base folder, and executor settings that discover ``tools/`` and ``requirements.txt``."""
-    root = _prepare_base(base_path, base)
-    requirements = root / "requirements.txt"
-    return root, {
-        "default_timeout": timeout,
-        "allow_runtime_deps": allow_runtime_deps,
-        "tools_path": root / "tools",
-        "deps": tuple(extra_deps) if extra_deps else None,
-        "deps_file": requirements if requirements.exists() else None,
-    }
+    return chosen
 
 
 class Session:
@@ -62,6 +63,8 @@ class Session:
         async with Session(storage=FileStorage(base_path=Path("./data"))) as session:
             result = await session.run("x = 1\\nx + 1")
             assert result.value == 2
+
+    From sync code, use :class:`SyncSession` (the same Session behind blocking methods).
     """
 
     def __init__(
@@ -75,7 +78,8 @@ class Session:
         if isinstance(executor, str):
             raise TypeError(
                 f"executor={executor!r}: selecting an executor by string is no longer "
-                "supported; pass an instance such as SubprocessExecutor() or InProcessExecutor()"
+                "supported; pass an instance such as SubprocessExecutor() or InProcessExecutor(), "
+                "or build the session with py_code_mode.create_session(executor=...)"
             )
         if executor is not None and not isinstance(executor, Executor):
             raise TypeError(f"executor must be an Executor instance, not {type(executor).__name__}")
@@ -84,7 +88,12 @@ class Session:
         self._sync_deps_on_start = sync_deps_on_start
         self._pending_tools: list[tuple[Any, dict[str, Any]]] = []
         self._pending_framework_tools: list[tuple[Any, dict[str, Any]]] = []
+        # Loop ownership: bound once, under _bind_lock, by the first start().
+        self._bind_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread_id: int | None = None
+        self._own_loop: _portal.LoopThread | None = None
+        self._starting: asyncio.Task[None] | None = None
         self._started = False
         self._closed = False
 
@@ -124,10 +133,15 @@ class Session:
         sync_deps_on_start: bool = False,
     ) -> Session:
         """Like :meth:`from_base`: the in-process executor over one folder."""
-        root, options = _folder_options(base_path, base, timeout, extra_deps, allow_runtime_deps)
-        return cls(
-            storage=FileStorage(base_path=root),
-            executor=InProcessExecutor(config=InProcessConfig(**options)),
+        from .factory import create_session
+
+        return create_session(
+            base=_base_argument(base_path, base),
+            executor="inprocess",
+            timeout=timeout,
+            deps=extra_deps,
+            make_tools_folder=True,
+            allow_runtime_deps=allow_runtime_deps,
             sync_deps_on_start=sync_deps_on_start,
         )
 
@@ -147,12 +161,18 @@ class Session:
         cache_venv: bool = True,
     ) -> Session:
         """A session over one folder whose code runs in a worker process."""
-        root, options = _folder_options(base_path, base, timeout, extra_deps, allow_runtime_deps)
-        config = SubprocessConfig(python_version=python_version, cache_venv=cache_venv, **options)
-        return cls(
-            storage=FileStorage(base_path=root),
-            executor=SubprocessExecutor(config=config),
+        from .factory import create_session
+
+        return create_session(
+            base=_base_argument(base_path, base),
+            executor="subprocess",
+            timeout=timeout,
+            deps=extra_deps,
+            make_tools_folder=True,
+            allow_runtime_deps=allow_runtime_deps,
             sync_deps_on_start=sync_deps_on_start,
+            python_version=python_version,
+            cache_venv=cache_venv,
         )
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -167,16 +187,47 @@ class Session:
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop | None:
-        """The event loop the session started on (its pipes and connections live there)."""
+        """The event loop the session is bound to (None before its first start)."""
         return self._loop
 
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     async def start(self) -> None:
-        """Start the executor (idempotent)."""
-        if self._started or self._closed:
+        """Start the executor (idempotent). The first call binds the session to the running
+        loop; concurrent calls share that one start; calls from another loop hop onto it."""
+        if self._closed:
             return
+        loop = asyncio.get_running_loop()
+        with self._bind_lock:
+            if self._loop is None:
+                self._loop = loop
+                self._loop_thread_id = threading.get_ident()
+            if self._loop is loop and self._starting is None:
+                self._starting = loop.create_task(self._start_once())
+            owner, starting = self._loop, self._starting
+        if owner is not loop:
+            return await _portal.hop(owner, self.start())
+        assert starting is not None
+        try:
+            await asyncio.shield(starting)
+        except BaseException:
+            if starting.done() and not starting.cancelled() and starting.exception() is not None:
+                with self._bind_lock:  # a failed start may be retried (e.g. after a fix)
+                    if self._starting is starting:
+                        self._starting = None
+            raise
+
+    async def _start_once(self) -> None:
         if self._executor is None:
+            from .execution.in_process import InProcessExecutor
+
             self._executor = InProcessExecutor()
-        self._loop = asyncio.get_running_loop()
         await self._executor.start(self._storage)
         self._started = True
         pending, self._pending_tools = self._pending_tools, []
@@ -198,18 +249,41 @@ class Session:
 
         def warm() -> None:
             try:
-                self._skills().refresh()
+                self.skill_library().refresh()
             except Exception as exc:  # only a warm-up: the next search reports real errors
-                log.debug("search warm-up failed: %r", exc)
+                log.warning("skill search warm-up failed: %r", exc)
 
         threading.Thread(target=warm, name="py-code-mode-warm-search", daemon=True).start()
 
     async def close(self) -> None:
         """Stop the executor; the session cannot be used afterwards."""
+        loop = self._loop
+        if loop is not None and _portal.running_loop() is not loop and loop.is_running():
+            await _portal.hop(loop, self._close_here())
+        else:
+            await self._close_here()
+        self._release_own_loop()
+
+    async def _close_here(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        starting = self._starting
+        if starting is not None and not starting.done():
+            # Let a start in flight finish so that what it started is closed too.
+            await asyncio.wait([starting])
         if self._executor is not None and self._started:
             await self._executor.close()
         self._started = False
-        self._closed = True
+
+    def _release_own_loop(self) -> None:
+        own = self._own_loop
+        if own is None:
+            return
+        if threading.current_thread() is own.thread:
+            own.loop.call_later(0.05, own.loop.stop)  # after this call's result is delivered
+        else:
+            own.stop()
 
     async def __aenter__(self) -> Session:
         await self.start()
@@ -218,20 +292,52 @@ class Session:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    @on_session_loop
     async def reset(self) -> None:
         """Clear user variables; the namespaces stay. No-op before start."""
         if not self._started or self._executor is None:
             return
         await self._executor.reset()
 
+    # --- sync callers ------------------------------------------------------------------------
+
+    def blocking(self, make: Callable[[], Awaitable[T]]) -> T:
+        """Run ``make()`` (an async call on this session) from sync code and return its result.
+
+        Works from any thread that is not the session's own loop thread: a session not started
+        yet starts on a private loop running on its own thread. Fails fast with
+        SessionLoopError where waiting could never end (see ``_portal.wait_sync``)."""
+        if self._closed:
+            raise SessionError("Session is closed")
+        loop = self._loop
+        if loop is None:
+            loop = self._bind_own_loop()
+        return _portal.wait_sync(loop, self._loop_thread_id, make)
+
+    def _bind_own_loop(self) -> asyncio.AbstractEventLoop:
+        with self._bind_lock:
+            if self._loop is None:
+                own = _portal.LoopThread(f"py-code-mode-session-{id(self):x}")
+                self._own_loop = own
+                self._loop = own.loop
+                self._loop_thread_id = own.thread.ident
+            loop = self._loop
+        _portal.wait_sync(loop, self._loop_thread_id, self.start)
+        return loop
+
     # --- running -----------------------------------------------------------------------------
 
+    @on_session_loop
     async def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
-        """Run ``code``; return its result (errors and timeouts are results, never raised)."""
+        """Run ``code``; return its result (errors and timeouts are results, never raised).
+
+        Cancelling the awaiting task interrupts the code, as a timeout does."""
         if self._closed:
             return ExecutionResult(error="Session is closed")
         if not self._started:
             await self.start()
+            if self._closed:
+                return ExecutionResult(error="Session is closed")
         assert self._executor is not None
         return await self._executor.run(code, timeout=timeout)
 
@@ -276,11 +382,13 @@ class Session:
         else:
             self._pending_framework_tools.append((tool, {"name": name, "tags": tuple(tags)}))
 
+    @on_session_loop
     async def list_tools(self) -> list[dict[str, Any]]:
         """Every tool as ``{name, description, tags, callables: [...]}``."""
         await self.start()
         return [t.to_dict() for t in self._registry().list_tools()]
 
+    @on_session_loop
     async def search_tools(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
         """Tools ranked for ``query`` (names, descriptions, tags, callables)."""
         await self.start()
@@ -289,6 +397,7 @@ class Session:
 
     # --- deps facade -------------------------------------------------------------------------
 
+    @on_session_loop
     async def _deps(self) -> Any:
         await self.start()
         manager = getattr(self._executor, "deps", None)
@@ -319,7 +428,8 @@ class Session:
 
     # --- skills facade -----------------------------------------------------------------------
 
-    def _skills(self) -> Any:
+    def skill_library(self) -> Any:
+        """The skill library over this session's storage (sync: storage work, no loop needed)."""
         library = getattr(self._storage, "get_skill_library", None)
         if library is None:
             raise TypeError(f"{type(self._storage).__name__} does not keep skills")
@@ -327,30 +437,31 @@ class Session:
 
     async def list_skills(self) -> list[dict[str, Any]]:
         """Every skill as ``{name, description, parameters}`` (no source)."""
-        return [s.summary() for s in await asyncio.to_thread(self._skills().list)]
+        return [s.summary() for s in await asyncio.to_thread(self.skill_library().list)]
 
     async def search_skills(self, query: str, limit: int = 5) -> list[dict[str, Any]]:
         """The best matches for ``query`` (hybrid full-text + semantic search)."""
-        found = await asyncio.to_thread(self._skills().search, query, limit)
+        found = await asyncio.to_thread(self.skill_library().search, query, limit)
         return [s.summary() for s in found]
 
     async def get_skill(self, name: str) -> dict[str, Any] | None:
         """``{name, description, parameters, source}``, or None."""
-        skill = await asyncio.to_thread(self._skills().get, name)
+        skill = await asyncio.to_thread(self.skill_library().get, name)
         return None if skill is None else {**skill.summary(), "source": skill.source}
 
     async def add_skill(self, name: str, source: str, description: str) -> dict[str, Any]:
         """Validate and save a skill; a bad one raises SkillValidationError (a ValueError)."""
-        skill = await asyncio.to_thread(self._skills().create, name, source, description)
+        skill = await asyncio.to_thread(self.skill_library().create, name, source, description)
         return {**skill.summary(), "source": skill.source}
 
     create_skill = add_skill
 
     async def remove_skill(self, name: str) -> bool:
-        return bool(await asyncio.to_thread(self._skills().delete, name))
+        return bool(await asyncio.to_thread(self.skill_library().delete, name))
 
     delete_skill = remove_skill
 
+    @on_session_loop
     async def invoke_skill(self, name: str, **kwargs: Any) -> ExecutionResult:
         """Run a skill where code runs (its executor) and return the result of the call."""
         from .skills.skill import validate_skill_name
@@ -362,11 +473,11 @@ class Session:
 
     async def skill_history(self, name: str) -> list[dict[str, Any]]:
         """Every version of a skill, oldest first (the last is current)."""
-        return [dict(v) for v in await asyncio.to_thread(self._skills().history, name)]
+        return [dict(v) for v in await asyncio.to_thread(self.skill_library().history, name)]
 
     async def rollback_skill(self, name: str, version: int) -> dict[str, Any]:
         """Make an earlier version current again (saved as a new version)."""
-        skill = await asyncio.to_thread(self._skills().rollback, name, version)
+        skill = await asyncio.to_thread(self.skill_library().rollback, name, version)
         return {**skill.summary(), "source": skill.source, "version": skill.version}
 
     # --- artifacts facade --------------------------------------------------------------------
@@ -393,3 +504,73 @@ class Session:
         return (
             f"<Session {state} storage={self._storage!r} executor={type(self._executor).__name__}>"
         )
+
+
+class SyncSession:
+    """A Session for sync code: the same methods, blocking, on a loop of its own.
+
+    The wrapped Session starts on a private event loop running on its own thread (the way
+    httpx ships ``Client`` beside ``AsyncClient``), so sync code — scripts, framework worker
+    threads, a notebook — never shares a loop with it by accident::
+
+        with SyncSession(storage=FileStorage("./data")) as session:
+            print(session.run("6 * 7").value)
+
+    ``SyncSession(session=existing)`` wraps a Session that is already bound to a loop; its
+    calls then hop onto that loop (from a thread other than the loop's own).
+    """
+
+    def __init__(
+        self,
+        storage: StorageBackend | None = None,
+        executor: Executor | None = None,
+        sync_deps_on_start: bool = False,
+        *,
+        session: Session | None = None,
+    ) -> None:
+        if session is None:
+            if storage is None:
+                raise TypeError("SyncSession needs storage=... or session=...")
+            session = Session(storage, executor, sync_deps_on_start)
+        self.session = session
+
+    def __getattr__(self, name: str) -> Any:
+        # Every async facade method of Session, blocking (list_skills, add_dep, ...).
+        attr = getattr(self.session, name)
+        if not asyncio.iscoroutinefunction(attr):
+            return attr
+
+        @functools.wraps(attr)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self.session.blocking(lambda: attr(*args, **kwargs))
+
+        return call
+
+    def start(self) -> SyncSession:
+        self.session.blocking(self.session.start)
+        return self
+
+    def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
+        """Run ``code`` and return its result (see :meth:`Session.run`)."""
+        return self.session.blocking(lambda: self.session.run(code, timeout=timeout))
+
+    def reset(self) -> None:
+        self.session.blocking(self.session.reset)
+
+    def close(self) -> None:
+        if self.session.closed:
+            return
+        if self.session.loop is None:  # never started: nothing runs yet
+            self.session._closed = True
+            return
+        self.session.blocking(self.session._close_here)
+        self.session._release_own_loop()
+
+    def __enter__(self) -> SyncSession:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<SyncSession {self.session!r}>"

@@ -10,15 +10,33 @@ The reference project's ``create_run_code_tool`` and ``get_tools_description`` k
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Mapping
+from typing import Any, TypeVar
 
 from autogen_core import CancellationToken
 from autogen_core.code_executor import CodeBlock, CodeExecutor, CodeResult
 from autogen_core.tools import BaseTool, TextResultContent, ToolResult, ToolSchema, Workbench
 from pydantic import BaseModel
 
-from py_code_mode.catalog import Args, Operation, offered_operations, render_run, select
+from py_code_mode.catalog import (
+    Args,
+    Operation,
+    as_session,
+    offered_operations,
+    render_run,
+    select,
+)
+
+T = TypeVar("T")
+
+
+async def _until_cancelled(work: Awaitable[T], token: CancellationToken | None) -> T:
+    """Await ``work``; ``token.cancel()`` cancels it, which interrupts a running cell."""
+    task = asyncio.ensure_future(work)
+    if token is not None:
+        token.link_future(task)
+    return await task
 
 
 class CodeModeTool(BaseTool[Args, str]):
@@ -27,7 +45,7 @@ class CodeModeTool(BaseTool[Args, str]):
     def __init__(self, op: Operation, session: Any) -> None:
         super().__init__(op.args_model, str, op.name, op.description)
         self._op = op
-        self._session = session
+        self._session = as_session(session)
 
     @property
     def schema(self) -> ToolSchema:
@@ -37,8 +55,8 @@ class CodeModeTool(BaseTool[Args, str]):
         )  # type: ignore[typeddict-item]
 
     async def run(self, args: Args, cancellation_token: CancellationToken) -> str:
-        result = await self._op.call(self._session, args.model_dump(exclude_unset=True))
-        return result.text  # errors are text the model can read
+        work = self._op.call(self._session, args.model_dump(exclude_unset=True))
+        return (await _until_cancelled(work, cancellation_token)).text  # errors are text too
 
     async def run_json(
         self,
@@ -47,8 +65,8 @@ class CodeModeTool(BaseTool[Args, str]):
         call_id: str | None = None,
     ) -> Any:
         # Skills validate their own arguments: pass them through unchanged.
-        result = await self._op.call(self._session, dict(args))
-        return result.text
+        work = self._op.call(self._session, dict(args))
+        return (await _until_cancelled(work, cancellation_token)).text
 
 
 def create_tools(
@@ -61,17 +79,13 @@ def create_tools(
 ) -> list[CodeModeTool]:
     """Catalog tools for ``AssistantAgent(tools=...)`` (saved skills included, when already
     listed: for a tool list that follows the library use :class:`CodeModeWorkbench`)."""
-    from py_code_mode._portal import call_sync
-
-    ops = call_sync(
+    session = as_session(session)
+    ops = offered_operations(
         session,
-        lambda: offered_operations(
-            session,
-            operations,
-            read_only=read_only,
-            skills_as_tools=skills_as_tools,
-            max_skill_tools=max_skill_tools,
-        ),
+        operations,
+        read_only=read_only,
+        skills_as_tools=skills_as_tools,
+        max_skill_tools=max_skill_tools,
     )
     return [CodeModeTool(op, session) for op in ops]
 
@@ -94,7 +108,7 @@ class CodeModeWorkbench(Workbench):
         read_only: bool = False,
         max_skill_tools: int = 20,
     ) -> None:
-        self._session = session
+        self._session = as_session(session)
         select(operations, read_only=read_only)  # unknown names fail here, not on the first turn
         self._operations = operations
         self._read_only = read_only
@@ -102,7 +116,8 @@ class CodeModeWorkbench(Workbench):
         self._max_skill_tools = max_skill_tools
 
     async def _all(self) -> dict[str, Operation]:
-        ops = await offered_operations(
+        ops = await asyncio.to_thread(
+            offered_operations,
             self._session, self._operations, read_only=self._read_only,
             skills_as_tools=self._skills_as_tools, max_skill_tools=self._max_skill_tools,
         )  # fmt: skip
@@ -128,7 +143,9 @@ class CodeModeWorkbench(Workbench):
                 result=[TextResultContent(content=f"Error: no tool named {name!r}")],
                 is_error=True,
             )
-        result = await op.call(self._session, dict(arguments or {}))
+        result = await _until_cancelled(
+            op.call(self._session, dict(arguments or {})), cancellation_token
+        )
         return ToolResult(
             name=name, result=[TextResultContent(content=result.text)], is_error=result.is_error
         )
@@ -163,7 +180,7 @@ class CodeModeCodeExecutor(CodeExecutor):
     component_type = "code_executor"
 
     def __init__(self, session: Any, timeout: float | None = None) -> None:
-        self._session = session
+        self._session = as_session(session)
         self._timeout = timeout
 
     async def execute_code_blocks(
@@ -173,7 +190,9 @@ class CodeModeCodeExecutor(CodeExecutor):
         for block in code_blocks:
             if block.language.lower() not in ("python", "py", "python3", ""):
                 return CodeResult(exit_code=1, output=f"unsupported language: {block.language}")
-            result = await self._session.run(block.code, timeout=self._timeout)
+            result = await _until_cancelled(
+                self._session.run(block.code, timeout=self._timeout), cancellation_token
+            )
             outputs.append(render_run(result))
             if result.error is not None:
                 return CodeResult(exit_code=1, output="\n".join(outputs))

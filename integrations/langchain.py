@@ -5,7 +5,8 @@
 
 Errors come back to the model as tool messages (``handle_tool_error``), never as exceptions.
 ``get_tools()`` also renders saved skills as tools of their own; call it again on the next turn
-to offer skills created meanwhile.
+to offer skills created meanwhile. It works in sync and async code alike (listing is storage
+work); sync tool calls run on the session's own loop (``Session.blocking``).
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 from langchain_core.tools import BaseTool, BaseToolkit, StructuredTool, ToolException
-from pydantic import ConfigDict
+from pydantic import ConfigDict, field_validator
 
-from py_code_mode._portal import call_sync
-from py_code_mode.catalog import Operation, offered_operations
+from py_code_mode.catalog import Operation, as_session, offered_operations
 
 
 def to_langchain_tool(op: Operation, session: Any) -> StructuredTool:
     """One operation as a StructuredTool over ``session``."""
+    session = as_session(session)
 
     async def acall(**kwargs: Any) -> str:
         result = await op.call(session, kwargs)
@@ -29,7 +30,7 @@ def to_langchain_tool(op: Operation, session: Any) -> StructuredTool:
         return result.text
 
     def call(**kwargs: Any) -> str:
-        return call_sync(session, lambda: acall(**kwargs))
+        return session.blocking(lambda: acall(**kwargs))
 
     is_skill = op.schema is not None  # a skill: show its own JSON schema
     return StructuredTool(
@@ -53,16 +54,21 @@ class CodeModeToolkit(BaseToolkit):
     skills_as_tools: bool = True
     max_skill_tools: int = 20
 
+    @field_validator("session")
+    @classmethod
+    def _unwrap(cls, session: Any) -> Any:
+        return as_session(session)
+
     def get_tools(self) -> list[BaseTool]:
-        ops = call_sync(self.session, self._offered)
-        return [to_langchain_tool(op, self.session) for op in ops]
+        """The tools, from sync or async code (inside ``async with Session(...)`` too)."""
+        return [to_langchain_tool(op, self.session) for op in self._offered()]
 
     async def aget_tools(self) -> list[BaseTool]:
-        """``get_tools`` for async code (no blocking on the event loop)."""
-        return [to_langchain_tool(op, self.session) for op in await self._offered()]
+        """``get_tools`` for async code (kept for code written against earlier versions)."""
+        return self.get_tools()
 
-    async def _offered(self) -> list[Operation]:
-        return await offered_operations(
+    def _offered(self) -> list[Operation]:
+        return offered_operations(
             self.session,
             self.operations,
             read_only=self.read_only,

@@ -13,8 +13,7 @@ from typing import Any
 from llama_index.core.tools import FunctionTool, ToolMetadata
 from llama_index.core.tools.tool_spec.base import BaseToolSpec
 
-from py_code_mode._portal import call_sync
-from py_code_mode.catalog import Operation, offered_operations
+from py_code_mode.catalog import Operation, as_session, offered_operations
 
 
 @dataclass
@@ -30,11 +29,13 @@ class _SchemaMetadata(ToolMetadata):
 
 
 def to_llamaindex_tool(op: Operation, session: Any) -> FunctionTool:
+    session = as_session(session)
+
     async def acall(**kwargs: Any) -> str:
         return (await op.call(session, kwargs)).text  # errors are text the model can read
 
     def call(**kwargs: Any) -> str:
-        return call_sync(session, lambda: acall(**kwargs))
+        return session.blocking(lambda: acall(**kwargs))
 
     is_skill = op.schema is not None  # a skill: show its own JSON schema
     metadata = _SchemaMetadata(
@@ -60,14 +61,14 @@ class CodeModeToolSpec(BaseToolSpec):
         read_only: bool = False,
         max_skill_tools: int = 20,
     ) -> None:
-        self.session = session
+        self.session = as_session(session)
         self.operations = operations
         self.skills_as_tools = skills_as_tools
         self.read_only = read_only
         self.max_skill_tools = max_skill_tools
 
-    async def _offered(self) -> list[Operation]:
-        return await offered_operations(
+    def _offered(self) -> list[Operation]:
+        return offered_operations(
             self.session,
             self.operations,
             read_only=self.read_only,
@@ -76,12 +77,11 @@ class CodeModeToolSpec(BaseToolSpec):
         )
 
     def to_tool_list(self, *args: Any, **kwargs: Any) -> list[FunctionTool]:  # type: ignore[override]
-        return [
-            to_llamaindex_tool(op, self.session) for op in call_sync(self.session, self._offered)
-        ]
+        """The tools, from sync or async code (inside ``async with Session(...)`` too)."""
+        return [to_llamaindex_tool(op, self.session) for op in self._offered()]
 
     async def ato_tool_list(self) -> list[FunctionTool]:
-        return [to_llamaindex_tool(op, self.session) for op in await self._offered()]
+        return self.to_tool_list()
 
     async def code_execute_fn(self, code: str) -> dict[str, Any]:
         """For ``CodeActAgent(code_execute_fn=spec.code_execute_fn)``: run code in the session."""

@@ -168,7 +168,7 @@ class CodeModeMCPServer:
         """Make the skill tools match the library; tell the client when they changed."""
         if not self._skills_as_tools:
             return False
-        ops = await skills_as_operations(self.browser, self._max_skill_tools)
+        ops = await asyncio.to_thread(skills_as_operations, self.browser, self._max_skill_tools)
         taken = {op.name for op in self._catalog}
         wanted: dict[str, tuple[str, Operation]] = {}
         for op in ops:

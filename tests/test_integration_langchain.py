@@ -16,7 +16,6 @@ from langchain_tests.integration_tests import ToolsIntegrationTests
 from langchain_tests.unit_tests import ToolsUnitTests
 
 from py_code_mode import FileStorage, InProcessExecutor, Session, SubprocessExecutor
-from py_code_mode._portal import call_sync
 from py_code_mode.catalog import OPERATIONS
 from py_code_mode.integrations.langchain import CodeModeToolkit, to_langchain_tool
 
@@ -84,7 +83,7 @@ def test_agent_writes_code_saves_a_skill_then_reuses_it(tmp_path: Path, kind: st
         )
         check_results(results)
     finally:
-        call_sync(session, session.close)
+        session.blocking(session.close)
 
 
 async def test_async_path_and_errors_as_tool_messages(tmp_path: Path) -> None:
@@ -112,7 +111,7 @@ def test_read_only_toolkit_leaves_out_writes(tmp_path: Path) -> None:
         assert chosen == {"run_code"}
     finally:
         if session.loop is not None:
-            call_sync(session, session.close)
+            session.blocking(session.close)
 
 
 _SESSIONS: list[Session] = []

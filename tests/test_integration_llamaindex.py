@@ -72,7 +72,6 @@ async def test_code_execute_fn_for_codeact(tmp_path: Path) -> None:
 
 
 def test_sync_tool_list_and_call(tmp_path: Path) -> None:
-    from py_code_mode._portal import call_sync
 
     session = Session(storage=FileStorage(tmp_path))
     try:
@@ -83,4 +82,4 @@ def test_sync_tool_list_and_call(tmp_path: Path) -> None:
         assert set(tools) == {"run_code"}
         assert tools["run_code"].call(code="3 * 3").content == "9"
     finally:
-        call_sync(session, session.close)
+        session.blocking(session.close)

@@ -14,49 +14,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..factory import EXECUTOR_CHOICES as EXECUTORS
+
 DEFAULT_BASE = "~/.code-mode"
-EXECUTORS = ("inprocess", "subprocess", "sandbox")
 
 
 def _session(
     base: str, executor: str, timeout: float | None, redis: str | None = None, prefix: str = ""
 ) -> Any:
-    from ..session import Session
+    from ..factory import create_session
 
-    if redis:
-        from ..execution import (
-            InProcessConfig,
-            InProcessExecutor,
-            SubprocessConfig,
-            SubprocessExecutor,
-        )
-        from ..storage.redis import RedisStorage
-
-        tools = Path(base).expanduser() / "tools"
-        tools_path = tools if tools.is_dir() else None
-        if executor == "subprocess":
-            chosen: Any = SubprocessExecutor(
-                SubprocessConfig(default_timeout=timeout, tools_path=tools_path)
-            )
-        else:
-            chosen = InProcessExecutor(
-                config=InProcessConfig(default_timeout=timeout, tools_path=tools_path)
-            )
-        return Session(storage=RedisStorage(url=redis, prefix=prefix), executor=chosen)
-    if executor == "sandbox":
-        from ..execution import SandboxConfig, SandboxExecutor
-        from ..storage.file import FileStorage
-
-        root = Path(base).expanduser()
-        root.mkdir(parents=True, exist_ok=True)
-        tools = root / "tools"
-        config = SandboxConfig(
-            default_timeout=timeout, tools_path=tools if tools.is_dir() else None
-        )
-        return Session(storage=FileStorage(root), executor=SandboxExecutor(config))
-    if executor == "subprocess":
-        return Session.subprocess(base, timeout=timeout)
-    return Session.inprocess(base, timeout=timeout)
+    return create_session(
+        base=base, redis=redis, prefix=prefix or None, executor=executor, timeout=timeout
+    )
 
 
 def _jsonable(value: Any) -> Any:
@@ -134,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     repl = sub.add_parser("repl", help="an interactive session with the namespaces")
     repl.add_argument("--base", default=DEFAULT_BASE, help=f"base folder (default {DEFAULT_BASE})")
     repl.add_argument("--executor", choices=EXECUTORS, default="subprocess")
+    repl.add_argument("--redis", help="keep skills, artifacts and deps in Redis at this URL")
+    repl.add_argument("--prefix", default="py_code_mode", help="Redis key prefix")
     repl.set_defaults(handler=None)
 
     container = sub.add_parser("container", help="build the container worker image")
@@ -192,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "repl":
         from .repl import main as repl_main
 
-        return repl_main(args.base, args.executor)
+        return repl_main(args.base, args.executor, redis=args.redis, prefix=args.prefix)
     if args.command == "skills":
         from .skills_cmd import run as skills_run
 

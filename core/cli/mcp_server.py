@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from py_code_mode.factory import EXECUTOR_CHOICES
+
 DEFAULT_BASE = "~/.code-mode"
 
 
@@ -31,9 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-sync-deps", action="store_true", help="do not install recorded deps at start"
     )
-    parser.add_argument(
-        "--executor", choices=("subprocess", "inprocess", "sandbox"), default="subprocess"
-    )
+    parser.add_argument("--executor", choices=EXECUTOR_CHOICES, default="subprocess")
     parser.add_argument(
         "--http", action="store_true", help="serve streamable HTTP instead of stdio"
     )
@@ -49,43 +49,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def session_factory(args: argparse.Namespace) -> Callable[[], Any]:
-    from py_code_mode import (
-        FileStorage,
-        InProcessConfig,
-        InProcessExecutor,
-        Session,
-        SubprocessConfig,
-        SubprocessExecutor,
-    )
+    """Sessions as the flags describe them, all made by ``create_session``."""
+    from py_code_mode.factory import base_folder, create_session, create_storage
 
-    folder = args.storage or args.base or DEFAULT_BASE
-    root = Path(folder).expanduser()
-    root.mkdir(parents=True, exist_ok=True)
     tools = Path(args.tools).expanduser() if args.tools else None
-    if tools is None and args.base and (root / "tools").is_dir():
-        tools = root / "tools"
+    root = None if args.redis else base_folder(args.storage or args.base or DEFAULT_BASE)
+    if tools is None and args.base and (Path(args.base).expanduser() / "tools").is_dir():
+        tools = Path(args.base).expanduser() / "tools"
 
     def make() -> Any:
-        options = {
-            "default_timeout": args.timeout,
-            "allow_runtime_deps": not args.no_runtime_deps,
-            "tools_path": tools,
-        }
-        if args.executor == "inprocess":
-            executor: Any = InProcessExecutor(config=InProcessConfig(**options))
-        elif args.executor == "sandbox":
-            from py_code_mode import SandboxConfig, SandboxExecutor
-
-            executor = SandboxExecutor(SandboxConfig(**options))
-        else:
-            executor = SubprocessExecutor(SubprocessConfig(**options))
-        if args.redis:
-            from py_code_mode import RedisStorage
-
-            storage: Any = RedisStorage(url=args.redis, prefix=args.prefix)
-        else:
-            storage = FileStorage(root)
-        return Session(storage=storage, executor=executor, sync_deps_on_start=not args.no_sync_deps)
+        return create_session(
+            storage=create_storage(root, redis=args.redis, prefix=args.prefix),
+            executor=args.executor,
+            timeout=args.timeout,
+            tools=tools,
+            allow_runtime_deps=not args.no_runtime_deps,
+            sync_deps_on_start=not args.no_sync_deps,
+        )
 
     return make
 

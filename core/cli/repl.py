@@ -88,12 +88,13 @@ async def handle(session: Any, cell: str) -> bool:
     return True
 
 
-def main(base: str, executor: str) -> int:
-    from ..session import Session
+def main(base: str, executor: str, *, redis: str | None = None, prefix: str | None = None) -> int:
+    from ..factory import create_session
 
     _setup_history()
-    session = Session.subprocess(base) if executor == "subprocess" else Session.inprocess(base)
-    print(f"py-code-mode REPL on {Path(base).expanduser()} ({executor}); %help for commands")
+    session = create_session(base=base, redis=redis, prefix=prefix, executor=executor, timeout=None)
+    kind = type(session.executor).__name__
+    print(f"py-code-mode REPL on {Path(base).expanduser()} ({kind}); %help for commands")
     loop = asyncio.new_event_loop()
     try:
         loop.run_until_complete(session.start())

@@ -83,6 +83,8 @@ def image_present(image: str, docker: str = "docker") -> bool:
 class ContainerExecutor(SubprocessExecutor):
     """Runs code in a container, one long-lived ``docker run -i`` worker per session."""
 
+    config_class: type[SubprocessConfig] = ContainerConfig
+
     def __init__(self, config: ContainerConfig | None = None, *, registry: Any = None) -> None:
         if config is None:
             raise TypeError("ContainerExecutor needs a ContainerConfig (image, limits, ...)")

@@ -164,6 +164,8 @@ class _CellThread:
 class InProcessExecutor(ExecutorBase):
     """Runs code in the host process (trusted code only; see docs/executors.md)."""
 
+    config_class: type[InProcessConfig] = InProcessConfig
+
     def __init__(
         self,
         registry: Any = None,
@@ -183,7 +185,8 @@ class InProcessExecutor(ExecutorBase):
         self.registry: Any = registry
         self.deps: Any = deps_namespace
         self._thread: _CellThread | None = None
-        self._lock: asyncio.Lock | None = None
+        self._lock = asyncio.Lock()  # one run at a time; binds to a loop on first use
+        self._start_lock = asyncio.Lock()
         self._cells = 0
         self._stdout = OutputCapture(self.config.output_limit)
         self._stderr = OutputCapture(self.config.output_limit)
@@ -193,8 +196,11 @@ class InProcessExecutor(ExecutorBase):
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self, storage: Any = None) -> None:
-        if self._started:
-            return
+        async with self._start_lock:  # concurrent starts: one set of namespaces, one thread
+            if not self._started and not self._closed:
+                await self._start(storage)
+
+    async def _start(self, storage: Any) -> None:
         from .host import HostNamespaces
 
         deps = getattr(self._deps_namespace, "_manager", self._deps_namespace)
@@ -226,7 +232,6 @@ class InProcessExecutor(ExecutorBase):
         self._injected = self._host.in_code
         self._reset_globals()
         self._thread = _CellThread(f"py-code-mode-cell-{id(self):x}")
-        self._lock = asyncio.Lock()
         self._started = True
 
     def _reset_globals(self) -> None:
@@ -241,6 +246,9 @@ class InProcessExecutor(ExecutorBase):
         self._reset_globals()
 
     async def close(self) -> None:
+        self._closed = True
+        async with self._start_lock:  # a start in flight finishes first, then is undone
+            pass
         if self._started and self._registry is None and self.registry is not None:
             await self.registry.close()  # ours: close MCP connections and HTTP clients
         if self._thread is not None:
@@ -295,35 +303,61 @@ class InProcessExecutor(ExecutorBase):
         refused = await self._prepare_run(code)
         if refused is not None:
             return refused
-        assert self._lock is not None
         if timeout is None:
             timeout = self.config.default_timeout
-        async with self._lock:
+        await self._lock.acquire()
+        handed_over = False
+        try:
             _install_routers()
-            return await self._run_in_thread(code, timeout)
+            assert self._thread is not None
+            thread = self._thread
+            job = thread.submit(lambda loop: self._run_cell(code, loop))
+            try:
+                return await self._await_job(thread, job, timeout)
+            except asyncio.CancelledError:
+                # The caller gave up: interrupt the code as a timeout does. The run lock
+                # passes to the clean-up, so the next run starts once the cell has ended.
+                thread.interrupt(job)
+                asyncio.get_running_loop().create_task(self._settle_cancelled(thread, job))
+                handed_over = True
+                raise
+        finally:
+            if not handed_over:
+                self._lock.release()
 
-    async def _run_in_thread(self, code: str, timeout: float | None) -> ExecutionResult:
-        assert self._thread is not None
-        thread = self._thread
-        job = thread.submit(lambda loop: self._run_cell(code, loop))
+    async def _settle_cancelled(self, thread: _CellThread, job: _Job) -> None:
+        try:
+            await self._stop_interrupted(thread, job)
+        finally:
+            self._lock.release()
+
+    async def _stop_interrupted(self, thread: _CellThread, job: _Job) -> Any:
+        """Wait briefly for an interrupted job; abandon its thread when it does not stop.
+        Returns the job's result, or None when the thread was abandoned."""
+        try:
+            async with asyncio.timeout(_GRACE_SECONDS):
+                return await asyncio.shield(job.future)
+        except TimeoutError:
+            # Stuck in a native call that ignores interrupts: abandon that thread.
+            thread.stop()
+            if self._thread is thread:
+                self._thread = _CellThread(f"py-code-mode-cell-{id(self):x}")
+            # The abandoned code may still print: give the next runs their own buffers.
+            self._stdout = OutputCapture(self.config.output_limit)
+            self._stderr = OutputCapture(self.config.output_limit)
+            return None
+
+    async def _await_job(
+        self, thread: _CellThread, job: _Job, timeout: float | None
+    ) -> ExecutionResult:
         try:
             async with asyncio.timeout(timeout):
                 result = await asyncio.shield(job.future)
-        except asyncio.CancelledError:
-            thread.interrupt(job)  # the caller gave up: stop the code too
-            raise
         except TimeoutError:
+            assert timeout is not None
             thread.interrupt(job)
-            try:
-                async with asyncio.timeout(_GRACE_SECONDS):
-                    result = await asyncio.shield(job.future)
-            except TimeoutError:
-                # Stuck in a native call that ignores interrupts: abandon that thread.
-                thread.stop()
-                self._thread = _CellThread(f"py-code-mode-cell-{id(self):x}")
-                # The abandoned code may still print: give the next runs their own buffers.
-                self._stdout = OutputCapture(self.config.output_limit)
-                self._stderr = OutputCapture(self.config.output_limit)
+            result = await self._stop_interrupted(thread, job)
+            if result is None:
                 return ExecutionResult(
                     error=(
                         f"TimeoutError: Execution timed out after {timeout} seconds; the code "

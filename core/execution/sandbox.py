@@ -75,6 +75,8 @@ def _descendants(pid: int) -> list[int]:
 class SandboxExecutor(SubprocessExecutor):
     """Runs code in a bubblewrap sandbox (same frames and host channel as SubprocessExecutor)."""
 
+    config_class: type[SubprocessConfig] = SandboxConfig
+
     def __init__(
         self, config: SubprocessConfig | None = None, *, registry: Any = None, sandbox: bool = True
     ) -> None:

@@ -375,6 +375,8 @@ def _text(value: Any, limit: int) -> str:
 class SubprocessExecutor(ExecutorBase):
     """Runs code in a persistent worker process (the default for the CLI and the MCP server)."""
 
+    config_class: type[SubprocessConfig] = SubprocessConfig
+
     def __new__(
         cls, config: SubprocessConfig | None = None, *, registry: Any = None, sandbox: bool = False
     ) -> Any:
@@ -394,7 +396,8 @@ class SubprocessExecutor(ExecutorBase):
         self._host: HostNamespaces | None = None
         self._worker: WorkerProcess | None = None
         self._spare: asyncio.Task[WorkerProcess] | None = None
-        self._lock: asyncio.Lock | None = None
+        self._lock = asyncio.Lock()  # one run (or reset) at a time; binds to a loop on first use
+        self._start_lock = asyncio.Lock()
         self._next_id = 0
         self._started = False
         self._closed = False
@@ -402,8 +405,11 @@ class SubprocessExecutor(ExecutorBase):
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self, storage: Any = None) -> None:
-        if self._started:
-            return
+        async with self._start_lock:  # concurrent starts: one worker, not two
+            if not self._started and not self._closed:
+                await self._start(storage)
+
+    async def _start(self, storage: Any) -> None:
         from ..deps.manager import deps_for
 
         deps = deps_for(
@@ -419,9 +425,8 @@ class SubprocessExecutor(ExecutorBase):
         )
         self.registry = self._host.registry
         self.deps = deps
-        self._lock = asyncio.Lock()
-        self._started = True
         self._worker = await self._spawn()
+        self._started = True
         self._warm_spare()
 
     def _worker_argv(self) -> list[str]:
@@ -501,7 +506,6 @@ class SubprocessExecutor(ExecutorBase):
         """Clear user variables (the namespaces stay)."""
         if not self._started or self._closed:
             return
-        assert self._lock is not None
         async with self._lock:
             worker = await self._take_worker()
             if worker.drain_stale():
@@ -517,6 +521,9 @@ class SubprocessExecutor(ExecutorBase):
             await self._take_worker()
 
     async def close(self) -> None:
+        self._closed = True
+        async with self._start_lock:  # a start in flight finishes first, then is undone
+            pass
         was_started = self._started
         self._closed = True
         self._started = False
@@ -551,8 +558,9 @@ class SubprocessExecutor(ExecutorBase):
             return refused
         if timeout is None:
             timeout = self.config.default_timeout
-        assert self._lock is not None
-        async with self._lock:
+        await self._lock.acquire()
+        handed_over = False
+        try:
             try:
                 worker = await self._take_worker()
                 if not worker.drain_stale():
@@ -564,7 +572,53 @@ class SubprocessExecutor(ExecutorBase):
             except WorkerError as exc:
                 await self._discard_worker()
                 return ExecutionResult(error=f"WorkerError: {exc}")
-            return await self._await_result(worker, run_id, timeout)
+            try:
+                return await self._await_result(worker, run_id, timeout)
+            except asyncio.CancelledError:
+                # The caller gave up: stop the code as a timeout does. The run lock passes to
+                # the clean-up, so the next run starts once the worker is quiet (or replaced).
+                worker.interrupt()
+                asyncio.get_running_loop().create_task(self._settle_cancelled(worker, run_id))
+                handed_over = True
+                raise
+        finally:
+            if not handed_over:
+                self._lock.release()
+
+    async def _settle_cancelled(self, worker: WorkerProcess, run_id: int) -> None:
+        """After a cancelled run: wait for the interrupted cell to end, else replace the worker.
+        Holds the run lock until then (it was handed over by the cancelled run)."""
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.config.interrupt_grace
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    await self._discard_worker()
+                    return
+                try:
+                    frame = await worker.next_frame(remaining)
+                except TimeoutError:
+                    continue
+                if frame is _EOF:
+                    await self._discard_worker()
+                    return
+                if frame.get("op") == "rpc":  # refused: the run it belongs to was cancelled
+                    await worker.send(
+                        {
+                            "op": "rpc_result",
+                            "id": frame.get("id"),
+                            "ok": False,
+                            "error": {"type": "KeyboardInterrupt", "message": "cancelled"},
+                        }
+                    )
+                elif frame.get("op") == "result" and frame.get("id") == run_id:
+                    worker.take_stray()
+                    return
+        except (WorkerError, OSError):
+            await self._discard_worker()
+        finally:
+            self._lock.release()
 
     async def _await_result(
         self, worker: WorkerProcess, run_id: int, timeout: float | None

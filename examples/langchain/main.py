@@ -19,8 +19,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from py_code_mode import FileStorage, Session
-from py_code_mode._portal import call_sync
+from py_code_mode import FileStorage, SyncSession
 from py_code_mode.integrations.langchain import CodeModeToolkit
 
 SKILL = "def run(text: str) -> int:\n    '''Count the words in a text.'''\n    return len(text.split())\n"
@@ -71,8 +70,12 @@ def chat_model() -> BaseChatModel:
 
 
 def main(base: Path) -> None:
-    session = Session(storage=FileStorage(base))
-    tools = CodeModeToolkit(session=session).get_tools()  # starts the session in the background
+    # Sync code: SyncSession runs the session on a loop of its own thread.
+    with SyncSession(storage=FileStorage(base)) as session:
+        agent_loop(CodeModeToolkit(session=session).get_tools())
+
+
+def agent_loop(tools: list[Any]) -> None:
     model = chat_model().bind_tools(tools)
     by_name = {t.name: t for t in tools}
     messages: list[BaseMessage] = [
@@ -88,7 +91,6 @@ def main(base: Path) -> None:
             print(f"[{call['name']}] {answer.content[:200]}")
             messages.append(answer)
     print(f"[final] {messages[-1].content}")
-    call_sync(session, session.close)
 
 
 if __name__ == "__main__":
