@@ -14,6 +14,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict
+
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -143,4 +145,60 @@ def create_session(
     config = config_cls(**settings)
     return Session(
         storage=storage, executor=cls(config=config), sync_deps_on_start=sync_deps_on_start
+    )
+
+
+class SessionSpec(BaseModel):
+    """A Session described as data (where data lives, which executor, its main settings), so
+    that framework components holding a Session can be saved and loaded again
+    (AutoGen's ``dump_component``/``load_component``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base: str | None = None
+    redis: str | None = None
+    prefix: str | None = None
+    executor: str = "subprocess"
+    timeout: float | None = None
+    tools: str | None = None
+    allow_runtime_deps: bool = True
+
+    def create(self) -> Session:
+        """A new Session as described (not started)."""
+        return create_session(**self.model_dump())
+
+
+def describe_session(session: Session) -> SessionSpec:
+    """The SessionSpec that builds a Session like ``session``; ConfigurationError when its
+    storage or executor cannot be described as data (e.g. a storage object given by hand)."""
+    from .execution import get_backend, list_backends
+
+    to_config = getattr(session.storage, "to_bootstrap_config", None)
+    where = to_config() if callable(to_config) else {}
+    if where.get("type") == "file":
+        location: dict[str, Any] = {"base": where["base_path"]}
+    elif where.get("type") == "redis" and where.get("url"):
+        location = {"redis": where["url"], "prefix": where.get("prefix")}
+    else:
+        raise ConfigurationError(
+            f"cannot describe {session.storage!r} as data: use FileStorage or RedisStorage(url=...)"
+        )
+    executor = session.executor
+    kind = "in-process"  # Session(executor=None) runs in-process
+    if executor is not None:
+        names = [n for n in list_backends() if get_backend(n) is type(executor)]
+        if not names:
+            raise ConfigurationError(
+                f"cannot describe {type(executor).__name__} as data: register it with "
+                "register_backend(name, cls)"
+            )
+        kind = names[0]
+    config = getattr(executor, "config", None)
+    tools = getattr(config, "tools_path", None)
+    return SessionSpec(
+        **location,
+        executor=kind,
+        timeout=getattr(config, "default_timeout", None),
+        tools=str(tools) if tools is not None else None,
+        allow_runtime_deps=getattr(config, "allow_runtime_deps", True),
     )

@@ -5,30 +5,48 @@ whose tool list follows the skill library, and a ``CodeExecutor`` for ``CodeExec
     agent = AssistantAgent("coder", model_client, tools=create_tools(session))
     agent = AssistantAgent("coder", model_client, workbench=CodeModeWorkbench(session))
 
-The reference project's ``create_run_code_tool`` and ``get_tools_description`` keep working.
+They follow AutoGen's conventions: a ``CancellationToken`` interrupts the running code; the code
+executor answers exit code 124 on a timeout and 125 when cancelled, with the plain output; each
+is a component (``dump_component()`` / ``load_component()``) whose config describes its Session
+as data (``SessionSpec``: base folder or Redis URL, executor, timeout). The reference project's
+``create_run_code_tool`` and ``get_tools_description`` keep working.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
-from autogen_core import CancellationToken
+from autogen_core import CancellationToken, Component
 from autogen_core.code_executor import CodeBlock, CodeExecutor, CodeResult
 from autogen_core.tools import BaseTool, TextResultContent, ToolResult, ToolSchema, Workbench
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from py_code_mode.catalog import (
+    OPERATIONS,
     Args,
     Operation,
     as_session,
     offered_operations,
-    render_run,
     select,
+    skills_as_operations,
 )
+from py_code_mode.factory import SessionSpec, describe_session
 
 T = TypeVar("T")
+_TIMED_OUT = "TimeoutError: Execution timed out"
+#: Sessions loaded from component configs, by their description: the tools of one saved agent
+#: share one Session, as they did when it was saved.
+_LOADED: dict[str, Any] = {}
+
+
+def _loaded_session(spec: SessionSpec) -> Any:
+    key = spec.model_dump_json()
+    session = _LOADED.get(key)
+    if session is None or session.closed:
+        session = _LOADED[key] = spec.create()
+    return session
 
 
 async def _until_cancelled(work: Awaitable[T], token: CancellationToken | None) -> T:
@@ -39,8 +57,16 @@ async def _until_cancelled(work: Awaitable[T], token: CancellationToken | None) 
     return await task
 
 
-class CodeModeTool(BaseTool[Args, str]):
+class CodeModeToolConfig(BaseModel):
+    session: SessionSpec
+    name: str = Field(description="A catalog operation or a saved skill's tool name.")
+
+
+class CodeModeTool(BaseTool[Args, str], Component[CodeModeToolConfig]):
     """One catalog operation (or a saved skill) as an AutoGen tool."""
+
+    component_config_schema = CodeModeToolConfig
+    component_provider_override = "py_code_mode.integrations.autogen.CodeModeTool"
 
     def __init__(self, op: Operation, session: Any) -> None:
         super().__init__(op.args_model, str, op.name, op.description)
@@ -68,6 +94,19 @@ class CodeModeTool(BaseTool[Args, str]):
         work = self._op.call(self._session, dict(args))
         return (await _until_cancelled(work, cancellation_token)).text
 
+    def _to_config(self) -> CodeModeToolConfig:
+        return CodeModeToolConfig(session=describe_session(self._session), name=self._op.name)
+
+    @classmethod
+    def _from_config(cls, config: CodeModeToolConfig) -> Self:
+        session = _loaded_session(config.session)
+        op = OPERATIONS.get(config.name) or next(
+            (s for s in skills_as_operations(session, limit=10_000) if s.name == config.name), None
+        )
+        if op is None:
+            raise ValueError(f"no operation or saved skill named {config.name!r}")
+        return cls(op, session)
+
 
 def create_tools(
     session: Any,
@@ -78,7 +117,8 @@ def create_tools(
     max_skill_tools: int = 20,
 ) -> list[CodeModeTool]:
     """Catalog tools for ``AssistantAgent(tools=...)`` (saved skills included, when already
-    listed: for a tool list that follows the library use :class:`CodeModeWorkbench`)."""
+    listed: for a tool list that follows the library use :class:`CodeModeWorkbench`).
+    Works in sync and async code alike (listing is storage work)."""
     session = as_session(session)
     ops = offered_operations(
         session,
@@ -90,14 +130,23 @@ def create_tools(
     return [CodeModeTool(op, session) for op in ops]
 
 
-class CodeModeWorkbenchState(BaseModel):
-    type: str = "CodeModeWorkbenchState"
+class CodeModeWorkbenchConfig(BaseModel):
+    session: SessionSpec
+    operations: list[str] | None = None
+    read_only: bool = False
+    skills_as_tools: bool = True
+    max_skill_tools: int = 20
 
 
-class CodeModeWorkbench(Workbench):
-    """A Workbench whose tools are the catalog plus the current skills (re-read every turn)."""
+class CodeModeWorkbench(Workbench, Component[CodeModeWorkbenchConfig]):
+    """A Workbench whose tools are the catalog plus the current skills (re-read every turn).
+
+    ``start()`` starts the Session; ``stop()`` closes it only when this workbench created it
+    (loaded from a component config): a Session passed in belongs to the caller."""
 
     component_type = "workbench"
+    component_config_schema = CodeModeWorkbenchConfig
+    component_provider_override = "py_code_mode.integrations.autogen.CodeModeWorkbench"
 
     def __init__(
         self,
@@ -114,6 +163,7 @@ class CodeModeWorkbench(Workbench):
         self._read_only = read_only
         self._skills_as_tools = skills_as_tools
         self._max_skill_tools = max_skill_tools
+        self._owns_session = False
 
     async def _all(self) -> dict[str, Operation]:
         ops = await asyncio.to_thread(
@@ -154,67 +204,114 @@ class CodeModeWorkbench(Workbench):
         await self._session.start()
 
     async def stop(self) -> None:
-        await self._session.close()
+        if self._owns_session:
+            await self._session.close()
 
     async def reset(self) -> None:
         await self._session.reset()
 
     async def save_state(self) -> Mapping[str, Any]:
         # The session's state lives in its storage (skills, artifacts) and its executor.
-        return CodeModeWorkbenchState().model_dump()
+        return {"type": "CodeModeWorkbenchState"}
 
     async def load_state(self, state: Mapping[str, Any]) -> None:
         return None
 
-    def _to_config(self) -> BaseModel:
-        return CodeModeWorkbenchState()
+    def _to_config(self) -> CodeModeWorkbenchConfig:
+        return CodeModeWorkbenchConfig(
+            session=describe_session(self._session),
+            operations=self._operations,
+            read_only=self._read_only,
+            skills_as_tools=self._skills_as_tools,
+            max_skill_tools=self._max_skill_tools,
+        )
 
     @classmethod
-    def _from_config(cls, config: BaseModel) -> CodeModeWorkbench:
-        raise NotImplementedError("a CodeModeWorkbench needs a live Session; construct it in code")
+    def _from_config(cls, config: CodeModeWorkbenchConfig) -> Self:
+        workbench = cls(
+            config.session.create(),
+            config.operations,
+            config.skills_as_tools,
+            read_only=config.read_only,
+            max_skill_tools=config.max_skill_tools,
+        )
+        workbench._owns_session = True
+        return workbench
 
 
-class CodeModeCodeExecutor(CodeExecutor):
-    """Runs ``CodeExecutorAgent``'s Python code blocks in a Session (state kept across blocks)."""
+class CodeModeCodeExecutorConfig(BaseModel):
+    session: SessionSpec
+    timeout: float | None = None
+
+
+class CodeModeCodeExecutor(CodeExecutor, Component[CodeModeCodeExecutorConfig]):
+    """Runs ``CodeExecutorAgent``'s Python code blocks in a Session (state kept across blocks).
+
+    As AutoGen's own executors: the output is what the code printed (then the value of the last
+    expression, or the error's traceback); exit code 0, 1 on an error, 124 on a timeout, 125
+    when the ``CancellationToken`` was cancelled (the code is interrupted)."""
 
     component_type = "code_executor"
+    component_config_schema = CodeModeCodeExecutorConfig
+    component_provider_override = "py_code_mode.integrations.autogen.CodeModeCodeExecutor"
 
     def __init__(self, session: Any, timeout: float | None = None) -> None:
         self._session = as_session(session)
         self._timeout = timeout
+        self._owns_session = False
 
     async def execute_code_blocks(
         self, code_blocks: list[CodeBlock], cancellation_token: CancellationToken
     ) -> CodeResult:
-        outputs = []
+        output = ""
         for block in code_blocks:
             if block.language.lower() not in ("python", "py", "python3", ""):
                 return CodeResult(exit_code=1, output=f"unsupported language: {block.language}")
-            result = await _until_cancelled(
-                self._session.run(block.code, timeout=self._timeout), cancellation_token
-            )
-            outputs.append(render_run(result))
+            run = self._session.run(block.code, timeout=self._timeout)
+            try:
+                result = await _until_cancelled(run, cancellation_token)
+            except asyncio.CancelledError:
+                if not cancellation_token.is_cancelled():
+                    raise  # our own task was cancelled, not the run
+                return CodeResult(exit_code=125, output=output + "\nCancelled")
+            output += _plain_output(result)
             if result.error is not None:
-                return CodeResult(exit_code=1, output="\n".join(outputs))
-        return CodeResult(exit_code=0, output="\n".join(outputs))
+                timed_out = result.error.startswith(_TIMED_OUT)
+                return CodeResult(exit_code=124 if timed_out else 1, output=output)
+        return CodeResult(exit_code=0, output=output)
 
     async def start(self) -> None:
         await self._session.start()
 
     async def stop(self) -> None:
-        await self._session.close()
+        if self._owns_session:
+            await self._session.close()
 
     async def restart(self) -> None:
         await self._session.reset()
 
-    def _to_config(self) -> BaseModel:
-        return CodeModeWorkbenchState(type="CodeModeCodeExecutor")
+    def _to_config(self) -> CodeModeCodeExecutorConfig:
+        return CodeModeCodeExecutorConfig(
+            session=describe_session(self._session), timeout=self._timeout
+        )
 
     @classmethod
-    def _from_config(cls, config: BaseModel) -> CodeModeCodeExecutor:
-        raise NotImplementedError(
-            "a CodeModeCodeExecutor needs a live Session; construct it in code"
-        )
+    def _from_config(cls, config: CodeModeCodeExecutorConfig) -> Self:
+        executor = cls(config.session.create(), timeout=config.timeout)
+        executor._owns_session = True
+        return executor
+
+
+def _plain_output(result: Any) -> str:
+    """What a terminal would show: printed output, then the value or the error."""
+    out = result.stdout + result.stderr
+    if result.error is not None:
+        tail = result.traceback or result.error
+    elif result.repr is not None:
+        tail = result.repr
+    else:
+        return out
+    return f"{out}{'' if not out or out.endswith(chr(10)) else chr(10)}{tail.rstrip()}\n"
 
 
 # --- the reference project's helpers ------------------------------------------------------------

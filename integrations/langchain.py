@@ -4,6 +4,8 @@
     tools = CodeModeToolkit(session=session).get_tools()
 
 Errors come back to the model as tool messages (``handle_tool_error``), never as exceptions.
+Results use ``response_format="content_and_artifact"``: the model reads the text, and the data
+behind it (an ``ExecutionResult``, a skill list, ...) is in ``ToolMessage.artifact``.
 ``get_tools()`` also renders saved skills as tools of their own; call it again on the next turn
 to offer skills created meanwhile. It works in sync and async code alike (listing is storage
 work); sync tool calls run on the session's own loop (``Session.blocking``).
@@ -23,13 +25,13 @@ def to_langchain_tool(op: Operation, session: Any) -> StructuredTool:
     """One operation as a StructuredTool over ``session``."""
     session = as_session(session)
 
-    async def acall(**kwargs: Any) -> str:
+    async def acall(**kwargs: Any) -> tuple[str, Any]:
         result = await op.call(session, kwargs)
         if result.is_error:
             raise ToolException(result.text)
-        return result.text
+        return result.text, result.data  # text for the model, data in ToolMessage.artifact
 
-    def call(**kwargs: Any) -> str:
+    def call(**kwargs: Any) -> tuple[str, Any]:
         return session.blocking(lambda: acall(**kwargs))
 
     is_skill = op.schema is not None  # a skill: show its own JSON schema
@@ -40,6 +42,7 @@ def to_langchain_tool(op: Operation, session: Any) -> StructuredTool:
         func=call,
         coroutine=acall,
         handle_tool_error=True,
+        response_format="content_and_artifact",
     )
 
 

@@ -91,7 +91,7 @@ async def test_agent_with_tools_list(tmp_path: Path) -> None:
     session.register_tool(word_count)
     async with session:
         await session.add_skill("count_words", TASK_ONE[1][1]["source"], "Count words")
-        tools = await __import__("asyncio").to_thread(create_tools, session)
+        tools = create_tools(session)
         names = [t.name for t in tools]
         assert "run_code" in names and "count_words" in names
         agent = AssistantAgent(
@@ -114,7 +114,7 @@ async def test_code_executor_agent_keeps_state(tmp_path: Path) -> None:
         second = await executor.execute_code_blocks(
             [CodeBlock(code="x * 2", language="python")], CancellationToken()
         )
-        assert (first.exit_code, second.exit_code, second.output) == (0, 0, "40")
+        assert (first.exit_code, second.exit_code, second.output) == (0, 0, "40\n")
         failed = await executor.execute_code_blocks(
             [CodeBlock(code="1/0", language="python")], CancellationToken()
         )

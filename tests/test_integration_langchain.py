@@ -160,3 +160,60 @@ class TestRunCodeToolIntegration(ToolsIntegrationTests):
     @property
     def tool_invoke_params_example(self) -> dict[str, Any]:
         return {"code": "print('hi')\n2 + 2"}
+
+
+def _skill_tool() -> BaseTool:
+    import tempfile
+
+    session = Session(storage=FileStorage(tempfile.mkdtemp(prefix="pcm-lc-")))
+    _SESSIONS.append(session)
+    session.skill_library().create(
+        "add_two", "def run(a: int, b: int) -> int:\n    '''Add two numbers.'''\n    return a + b\n"
+    )
+    tools = CodeModeToolkit(session=session).get_tools()
+    return next(t for t in tools if t.name == "add_two")
+
+
+class _ContentChecks:
+    """The suite's defaults only check types: these check what the model would read."""
+
+    expected_content: str
+
+    def test_content_and_artifact(self, tool: BaseTool) -> None:  # type: ignore[override]
+        call = {"type": "tool_call", "name": tool.name, "args": self.tool_invoke_params_example,
+                "id": "c1"}  # fmt: skip
+        message = tool.invoke(call)
+        assert isinstance(message, ToolMessage) and message.status != "error", message
+        assert message.content == self.expected_content
+        assert message.artifact is not None
+
+    async def test_async_content_and_artifact(self, tool: BaseTool) -> None:
+        call = {"type": "tool_call", "name": tool.name, "args": self.tool_invoke_params_example,
+                "id": "c2"}  # fmt: skip
+        message = await tool.ainvoke(call)
+        assert isinstance(message, ToolMessage) and message.status != "error", message
+        assert message.content == self.expected_content
+
+
+class TestSkillToolIntegration(_ContentChecks, ToolsIntegrationTests):
+    expected_content = "5"
+
+    @property
+    def tool_constructor(self) -> BaseTool:
+        return _skill_tool()
+
+    @property
+    def tool_invoke_params_example(self) -> dict[str, Any]:
+        return {"a": 2, "b": 3}
+
+
+class TestRunCodeContent(_ContentChecks, ToolsIntegrationTests):
+    expected_content = "4\n\nStdout:\nhi\n"
+
+    @property
+    def tool_constructor(self) -> BaseTool:
+        return _run_code_tool()
+
+    @property
+    def tool_invoke_params_example(self) -> dict[str, Any]:
+        return {"code": "print('hi')\n2 + 2"}

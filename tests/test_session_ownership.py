@@ -215,8 +215,8 @@ async def test_autogen_cancellation_token_interrupts_the_code_block(tmp_path: Pa
         )
         await wait_for_file(flag)
         token.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        result = await task
+        assert result.exit_code == 125  # as AutoGen's own executors answer a cancellation
         assert (await asyncio.wait_for(session.run("1 + 1"), 30)).value == 2
 
 

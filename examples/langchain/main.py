@@ -1,4 +1,4 @@
-"""LangChain + py-code-mode: the toolkit's tools bound to a chat model, in a small agent loop.
+"""LangChain + py-code-mode: the toolkit's tools in LangChain's own agent (``create_agent``).
 
 Offline by default (a scripted chat model makes the tool calls a model would make). With
 OPENAI_API_KEY set (and optionally OPENAI_BASE_URL, MODEL), a real model drives the same loop
@@ -15,8 +15,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from langchain.agents import create_agent
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from py_code_mode import FileStorage, SyncSession
@@ -72,25 +73,16 @@ def chat_model() -> BaseChatModel:
 def main(base: Path) -> None:
     # Sync code: SyncSession runs the session on a loop of its own thread.
     with SyncSession(storage=FileStorage(base)) as session:
-        agent_loop(CodeModeToolkit(session=session).get_tools())
-
-
-def agent_loop(tools: list[Any]) -> None:
-    model = chat_model().bind_tools(tools)
-    by_name = {t.name: t for t in tools}
-    messages: list[BaseMessage] = [
-        HumanMessage("Count the words of 'the quick brown fox' and save it as a skill.")
-    ]
-    for _ in range(10):
-        reply = model.invoke(messages)
-        messages.append(reply)
-        if not reply.tool_calls:
-            break
-        for call in reply.tool_calls:
-            answer = by_name[call["name"]].invoke(call)
-            print(f"[{call['name']}] {answer.content[:200]}")
-            messages.append(answer)
-    print(f"[final] {messages[-1].content}")
+        agent = create_agent(chat_model(), tools=CodeModeToolkit(session=session).get_tools())
+        state = agent.invoke(
+            {
+                "messages": [
+                    ("user", "Count the words of 'the quick brown fox'; save it as a skill.")
+                ]
+            }
+        )
+        for message in state["messages"]:
+            print(f"[{message.name or type(message).__name__}] {str(message.content)[:200]}")
 
 
 if __name__ == "__main__":
