@@ -17,7 +17,8 @@ def validate_artifact_name(name: object) -> str:
     """Return ``name`` if it is a safe relative name (``/`` allowed for subfolders), else raise.
 
     Refused: non-strings, empty names, names over 255 characters, NUL and control characters,
-    backslashes, absolute paths, and ``''``/``'.'``/``'..'`` segments.
+    backslashes, absolute paths, ``''``/``'.'``/``'..'`` segments, the file index's names and
+    names that start and end with ``__`` (reserved for storage keys such as ``__index__``).
     """
     if not isinstance(name, str):
         raise ArtifactNameError(repr(name), f"must be a string, not {type(name).__name__}")
@@ -38,6 +39,11 @@ def validate_artifact_name(name: object) -> str:
         raise ArtifactNameError(name, "has an empty, '.' or '..' path segment (path traversal)")
     if parts[0] in RESERVED_NAMES:
         raise ArtifactNameError(name, "is reserved for the artifact index")
+    if len(name) >= 4 and name.startswith("__") and name.endswith("__"):
+        # Storage layouts name their own keys like this (Redis: P:artifacts:__index__).
+        raise ArtifactNameError(
+            name, "is reserved: names starting and ending with '__' name storage keys"
+        )
     return name
 
 
