@@ -244,3 +244,24 @@ def test_a_skill_offered_as_a_tool_answers_any_input(fuzz_session: Any) -> None:
         _check(operation, loop, session, args)
 
     check()
+
+
+@settings(max_examples=80, deadline=None)
+@given(hostile_text)
+def test_redis_artifact_names_only_touch_their_own_key(redis_url: str, name: str) -> None:
+    from py_code_mode import RedisStorage
+
+    storage = RedisStorage(url=redis_url, prefix="fz")
+    store, client = storage.get_artifact_store(), storage.client
+    before = set(client.keys("*"))
+    try:
+        store.save(name, "x")
+    except ArtifactNameError:
+        assert set(client.keys("*")) == before
+        return
+    added = set(client.keys("*")) - before
+    assert added <= {f"fz:artifacts:{encode_key_part(name)}".encode(), b"fz:artifacts:__index__"}
+    assert client.type(b"fz:artifacts:__index__") == b"hash"
+    assert store.load(name) == "x" and name in {a.name for a in store.list()}
+    store.delete(name)
+    assert not store.exists(name) and set(client.keys("*")) <= before | {b"fz:artifacts:__index__"}
