@@ -337,9 +337,18 @@ class RedisArtifactStore:
         )
 
     def _rewrite(self, name: str, write: Callable[[Any], None]) -> None:
-        """Run ``write`` on a MULTI pipeline, then drop a legacy copy of ``name`` in the same
-        transaction (WATCHed, so a key that changes type meanwhile is never deleted)."""
-        legacy = f"{self.prefix}:{name}" if encode_key_part(name) != name else None
+        """Run ``write`` in one MULTI/EXEC; for a name the reference kept under another key, drop
+        that copy in the same transaction (WATCHed, so a key that meanwhile stops holding a
+        string is never deleted)."""
+        if encode_key_part(name) == name:  # the reference's key is ours: nothing to move
+
+            def plain(c: Any) -> None:
+                pipe = c.pipeline(transaction=True)
+                write(pipe)
+                pipe.execute()
+
+            self._r.write(plain)
+            return
 
         def transaction(pipe: Any) -> None:
             stale = self._legacy_key(name, self._entry(pipe.hget(self.index_key, name)))
@@ -349,8 +358,8 @@ class RedisArtifactStore:
             if stale is not None:
                 pipe.delete(stale)
 
-        watched = [self.index_key, *([legacy] if legacy else [])]
-        self._r.write(lambda c: c.transaction(transaction, *watched))
+        legacy = f"{self.prefix}:{name}"
+        self._r.write(lambda c: c.transaction(transaction, legacy))
 
     def save(
         self, name: str, data: Any, description: str = "", metadata: dict[str, Any] | None = None
