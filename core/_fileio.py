@@ -14,8 +14,11 @@ from .errors import StorageWriteError
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temp file and a rename: readers see old or new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # e.g. a file where a folder of the path should be
+        raise StorageWriteError(f"Could not write {path}: {exc}", path=str(path)) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

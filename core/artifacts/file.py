@@ -124,7 +124,7 @@ class FileArtifactStore:
         target = self._file(name)
         try:
             raw = target.read_bytes()
-        except (FileNotFoundError, IsADirectoryError):
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             if default is not MISSING:
                 return default
             raise ArtifactNotFoundError(name) from None
@@ -157,7 +157,7 @@ class FileArtifactStore:
             index = self._read_index()
             if index.pop(name, None) is not None:
                 self._write_index(index)
-            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError, NotADirectoryError):
                 os.unlink(target)
 
     def __repr__(self) -> str:

@@ -9,6 +9,8 @@ from ..errors import ArtifactNameError
 from ..types import Artifact
 
 MAX_NAME_LENGTH = 255
+#: Bytes of one ``/``-separated segment: NAME_MAX (255) less the temp-file affixes of a write.
+MAX_SEGMENT_BYTES = 240
 RESERVED_NAMES = frozenset({".artifacts.json", ".artifacts.lock"})
 MISSING: Any = object()
 
@@ -16,8 +18,10 @@ MISSING: Any = object()
 def validate_artifact_name(name: object) -> str:
     """Return ``name`` if it is a safe relative name (``/`` allowed for subfolders), else raise.
 
-    Refused: non-strings, empty names, names over 255 characters, NUL and control characters,
-    backslashes, absolute paths, and ``''``/``'.'``/``'..'`` segments.
+    Refused: non-strings, empty names, names over 255 characters or with a segment over 240
+    UTF-8 bytes, lone surrogates, NUL and control characters,
+    backslashes, absolute paths, ``''``/``'.'``/``'..'`` segments, the file index's names and
+    names that start and end with ``__`` (reserved for storage keys such as ``__index__``).
     """
     if not isinstance(name, str):
         raise ArtifactNameError(repr(name), f"must be a string, not {type(name).__name__}")
@@ -29,6 +33,16 @@ def validate_artifact_name(name: object) -> str:
         raise ArtifactNameError(name, "contains a NUL character")
     if any(ord(c) < 32 for c in name):
         raise ArtifactNameError(name, "contains a control character")
+    try:
+        longest = max(len(part.encode("utf-8")) for part in name.split("/"))
+    except UnicodeEncodeError:
+        raise ArtifactNameError(name, "is not valid Unicode (a lone surrogate)") from None
+    if longest > MAX_SEGMENT_BYTES:
+        raise ArtifactNameError(
+            name[:40] + "...",
+            f"has a path segment over {MAX_SEGMENT_BYTES} bytes in UTF-8 (file systems allow 255, "
+            "and writes add a temporary suffix)",
+        )
     if "\\" in name:
         raise ArtifactNameError(name, "contains a backslash (use '/' for subfolders)")
     if name.startswith("/"):
@@ -38,6 +52,11 @@ def validate_artifact_name(name: object) -> str:
         raise ArtifactNameError(name, "has an empty, '.' or '..' path segment (path traversal)")
     if parts[0] in RESERVED_NAMES:
         raise ArtifactNameError(name, "is reserved for the artifact index")
+    if len(name) >= 4 and name.startswith("__") and name.endswith("__"):
+        # Storage layouts name their own keys like this (Redis: P:artifacts:__index__).
+        raise ArtifactNameError(
+            name, "is reserved: names starting and ending with '__' name storage keys"
+        )
     return name
 
 

@@ -70,16 +70,35 @@ def export_skills(library: Any, folder: Path) -> list[str]:
     return names
 
 
+def _inside(root: Path, path: Path) -> Path:
+    """``path`` if it resolves inside ``root`` (symlinks followed), else ValueError."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root):
+        raise ValueError(f"{path} leads outside the imported folder (to {resolved})")
+    return path
+
+
 def import_skills(library: Any, folder: Path) -> tuple[list[str], list[str]]:
-    """Create a skill from every ``*/SKILL.md`` folder; returns (imported, problems)."""
+    """Create a skill from every ``*/SKILL.md`` folder; returns (imported, problems).
+
+    Nothing is read from outside ``folder``: a symlinked skill folder, ``SKILL.md`` or code
+    file that resolves elsewhere is refused (and reported), as is a front matter name that is
+    not a valid skill name.
+    """
+    from ..skills.skill import validate_skill_name
+
+    root = folder.resolve()
     imported, problems = [], []
     for manifest in sorted(folder.glob("*/SKILL.md")):
         try:
+            _inside(root, manifest)
             text = manifest.read_text(encoding="utf-8")
             if not text.startswith("---"):
                 raise ValueError("SKILL.md has no YAML front matter")
             front = yaml.safe_load(text.split("---", 2)[1]) or {}
-            name = str(front.get("name") or manifest.parent.name).replace("-", "_")
+            name = validate_skill_name(
+                str(front.get("name") or manifest.parent.name).replace("-", "_")
+            )
             code = manifest.parent / f"{name}.py"
             if not code.is_file():
                 candidates = sorted(manifest.parent.glob("*.py")) + sorted(
@@ -88,6 +107,7 @@ def import_skills(library: Any, folder: Path) -> tuple[list[str], list[str]]:
                 if len(candidates) != 1:
                     raise ValueError("expected one Python file beside SKILL.md")
                 code = candidates[0]
+            _inside(root, code)
             library.create(
                 name, code.read_text(encoding="utf-8"), str(front.get("description") or "") or None
             )

@@ -64,12 +64,31 @@ def skill_store_prefix(prefix: str) -> str:
     return prefix if prefix.endswith(":skills") else f"{prefix}:skills"
 
 
-def _stored_skills(client: Any, prefix: str) -> dict[str, dict[str, Any]]:
+def _stored_skills(client: Any, prefix: str) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The stored skill records by name, and a problem line for every name refused.
+
+    Every name read from Redis passes the validator FileStorage uses for skill files, so a
+    field such as ``../x`` or ``/etc/x`` never becomes a path (``pull`` writes ``{name}.py``).
+    """
+    from ..errors import SkillValidationError
+    from ..skills.skill import validate_skill_name
+
     out: dict[str, dict[str, Any]] = {}
+    refused: list[str] = []
     for key in (f"{prefix}:__skills__", f"{skill_store_prefix(prefix)}:__skills__"):  # legacy first
-        for name, raw in client.hgetall(key).items():
-            out[name.decode() if isinstance(name, bytes) else name] = json.loads(raw)
-    return out
+        for raw_name, raw in client.hgetall(key).items():
+            name = raw_name.decode("utf-8", "replace") if isinstance(raw_name, bytes) else raw_name
+            try:
+                out[validate_skill_name(name)] = json.loads(raw)
+            except SkillValidationError as exc:
+                refused.append(f"{key}: refused {name!r}: {exc}")
+    return out, refused
+
+
+def _report(refused: list[str]) -> int:
+    for line in refused:
+        print(f"py-code-mode store: {line}", file=sys.stderr)
+    return 1 if refused else 0
 
 
 def _fingerprint(name: str, description: str, source: str) -> str:
@@ -152,10 +171,11 @@ def _run(args: argparse.Namespace, client: Any) -> int:
             print(f"Bootstrapped {len(specs)} deps to {args.target} (prefix: {prefix})")
     elif command == "list":
         if args.type == "skills":
-            skills = _stored_skills(client, prefix)
+            skills, refused = _stored_skills(client, prefix)
             for name, record in sorted(skills.items()):
                 print(f"  {name}: {str(record.get('description', ''))[:50]}")
             print(f"{len(skills)} skills in {args.target} (prefix: {prefix})")
+            return _report(refused)
         elif args.type == "tools":
             tools = client.hgetall(f"{prefix}:__tools__")
             for name in sorted(n.decode() for n in tools):
@@ -171,16 +191,17 @@ def _run(args: argparse.Namespace, client: Any) -> int:
     elif command == "pull":
         dest = Path(args.dest)
         dest.mkdir(parents=True, exist_ok=True)
-        skills = _stored_skills(client, prefix)
+        skills, refused = _stored_skills(client, prefix)
         for name, record in sorted(skills.items()):
             path = dest / f"{name}.py"
             path.write_text(record["source"], encoding="utf-8")
             print(f"  {name} -> {path}")
         print(f"Pulled {len(skills)} skills to {dest}")
+        return _report(refused)
     elif command == "diff":
         from ..skills.skill import parse_skill
 
-        stored = _stored_skills(client, prefix)
+        stored, refused = _stored_skills(client, prefix)
         local = {}
         for file in sorted(Path(args.source).glob("*.py")):
             if not file.name.startswith("_"):
@@ -202,6 +223,7 @@ def _run(args: argparse.Namespace, client: Any) -> int:
                     == local[name]
                 )
                 print(f"= {name}" if same else f"~ {name} (modified)")
+        return _report(refused)
     return 0
 
 

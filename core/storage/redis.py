@@ -9,9 +9,13 @@ Key layout (P = prefix), compatible with the reference project:
 | skills | hash ``P:skills:__skills__`` (field = name, value = JSON record) |
 | skill versions | list ``P:skills:__history__:<name>`` |
 | skill usage | hashes ``P:skills:__calls__``, ``__failures__``, ``__duration__``, ``__last_used__`` |
-| artifact data | string ``P:artifacts:<name>`` |
+| artifact data | string ``P:artifacts:<name>`` (``%`` and ``:`` in a name percent-encoded) |
 | artifact index | hash ``P:artifacts:__index__`` |
 | recorded deps | set ``P:deps`` |
+
+Names never hold a ``:`` in a key (skill names are identifiers, artifact names are encoded)
+and names starting and ending with ``__`` are reserved, so no name reaches the index or a key
+of another prefix; :func:`validate_prefix` refuses the prefixes whose keys could overlap.
 
 Writes that belong together go in one MULTI/EXEC transaction (WATCHed where they read first).
 Connection failures raise :class:`StorageUnavailable` naming the URL without its password;
@@ -280,8 +284,24 @@ class RedisSkillStore:
         }
 
 
+def encode_key_part(name: str) -> str:
+    """A name as one colon-free key segment: ``%`` and ``:`` are percent-encoded.
+
+    Every other character is kept, so names without either keep the reference project's key
+    (``P:artifacts:report.json``) and existing data is found where it was.
+    """
+    return name.replace("%", "%25").replace(":", "%3A")
+
+
 class RedisArtifactStore:
-    """Artifacts as Redis strings plus an index hash (the reference's layout)."""
+    """Artifacts as Redis strings plus an index hash (the reference's layout).
+
+    The data key is ``P:<encoded name>`` (:func:`encode_key_part`), so no name can reach a key
+    outside this store's own ``P:`` namespace, another prefix's keys or the index. Entries
+    written by the reference project for names that need encoding (a ``:`` or ``%``) still live
+    at ``P:<raw name>``: they are read there, and moved to the encoded key by the next save or
+    removed by delete (compatible encoding, no migration step).
+    """
 
     def __init__(self, redis_client: Any, prefix: str, label: str = "redis") -> None:
         self._r = _Redis(redis_client, label)
@@ -289,32 +309,71 @@ class RedisArtifactStore:
         self.index_key = f"{prefix}:__index__"
 
     def _key(self, name: str) -> str:
-        return f"{self.prefix}:{validate_artifact_name(name)}"
+        return f"{self.prefix}:{encode_key_part(validate_artifact_name(name))}"
+
+    def _legacy_key(self, name: str, entry: dict[str, Any] | None) -> str | None:
+        """Where the reference project kept this name's data, when that differs from ours."""
+        if entry is None or entry.get("encoded") or encode_key_part(name) == name:
+            return None
+        return f"{self.prefix}:{name}"
+
+    @staticmethod
+    def _entry(raw: Any) -> dict[str, Any] | None:
+        return json.loads(raw) if raw else None
+
+    @staticmethod
+    def _string_at(c: Any, key: str | None) -> bool:
+        # A legacy key is only this store's data when it holds a string (the reference layout
+        # let names collide with other keys; those are never read, overwritten or deleted).
+        return key is not None and c.type(key) in (b"string", "string")
 
     def _artifact(self, name: str, entry: dict[str, Any]) -> Artifact:
         return Artifact(
             name=name,
-            path=self._key(name),
+            path=self._legacy_key(name, entry) or f"{self.prefix}:{encode_key_part(name)}",
             description=str(entry.get("description") or ""),
             metadata=dict(entry.get("metadata") or {}),
             created_at=_time(entry.get("created_at")) or datetime.now(UTC),
         )
+
+    def _rewrite(self, name: str, write: Callable[[Any], None]) -> None:
+        """Run ``write`` in one MULTI/EXEC; for a name the reference kept under another key, drop
+        that copy in the same transaction (WATCHed, so a key that meanwhile stops holding a
+        string is never deleted)."""
+        if encode_key_part(name) == name:  # the reference's key is ours: nothing to move
+
+            def plain(c: Any) -> None:
+                pipe = c.pipeline(transaction=True)
+                write(pipe)
+                pipe.execute()
+
+            self._r.write(plain)
+            return
+
+        def transaction(pipe: Any) -> None:
+            stale = self._legacy_key(name, self._entry(pipe.hget(self.index_key, name)))
+            stale = stale if self._string_at(pipe, stale) else None
+            pipe.multi()
+            write(pipe)
+            if stale is not None:
+                pipe.delete(stale)
+
+        legacy = f"{self.prefix}:{name}"
+        self._r.write(lambda c: c.transaction(transaction, legacy))
 
     def save(
         self, name: str, data: Any, description: str = "", metadata: dict[str, Any] | None = None
     ) -> Artifact:
         raw, data_type = encode_artifact(data)
         entry = {"description": str(description or ""), "created_at": _now(),
-                 "metadata": {**dict(metadata or {}), "_data_type": data_type}}  # fmt: skip
+                 "metadata": {**dict(metadata or {}), "_data_type": data_type}, "encoded": True}  # fmt: skip
         key = self._key(name)
 
-        def write(c: Any) -> None:
-            pipe = c.pipeline(transaction=True)
+        def write(pipe: Any) -> None:
             pipe.set(key, raw)
             pipe.hset(self.index_key, name, json.dumps(entry))
-            pipe.execute()
 
-        self._r.write(write)
+        self._rewrite(name, write)
         artifact = self._artifact(name, entry)
         artifact.metadata.pop("_data_type", None)
         return artifact
@@ -326,7 +385,11 @@ class RedisArtifactStore:
             pipe = c.pipeline(transaction=False)
             pipe.get(key)
             pipe.hget(self.index_key, name)
-            return tuple(pipe.execute())  # type: ignore[return-value]
+            raw, entry = pipe.execute()
+            legacy = self._legacy_key(name, self._entry(entry)) if raw is None else None
+            if self._string_at(c, legacy):
+                raw = c.get(legacy)
+            return raw, entry
 
         raw, entry = self._r.read(read)
         if raw is None:
@@ -348,18 +411,24 @@ class RedisArtifactStore:
 
     def exists(self, name: str) -> bool:
         key = self._key(name)
-        return bool(self._r.read(lambda c: c.exists(key)))
+
+        def read(c: Any) -> bool:
+            if c.exists(key):
+                return True
+            return self._string_at(
+                c, self._legacy_key(name, self._entry(c.hget(self.index_key, name)))
+            )
+
+        return bool(self._r.read(read))
 
     def delete(self, name: str) -> None:
         key = self._key(name)
 
-        def write(c: Any) -> None:
-            pipe = c.pipeline(transaction=True)
+        def write(pipe: Any) -> None:
             pipe.delete(key)
             pipe.hdel(self.index_key, name)
-            pipe.execute()
 
-        self._r.write(write)
+        self._rewrite(name, write)
 
 
 class RedisDepsStore:
@@ -406,6 +475,25 @@ class RedisDepsStore:
         return bool(self._r.write(write))
 
 
+def validate_prefix(prefix: object) -> str:
+    """Return ``prefix`` if no other prefix's keys can ever be this one's, else raise ValueError.
+
+    Keys are ``P:skills:...``, ``P:artifacts:<encoded name>`` and ``P:deps``; names never hold
+    a ``:``. A prefix whose last segment is ``artifacts`` or a ``__name__`` is refused, because
+    its keys could coincide with names of a shorter prefix: the deps set of
+    ``team:artifacts`` is ``team:artifacts:deps``, the key of the artifact ``deps`` of ``team``.
+    """
+    if not isinstance(prefix, str) or not prefix or any(c.isspace() or ord(c) < 32 for c in prefix):
+        raise ValueError(f"invalid Redis prefix {prefix!r}: a non-empty string without spaces")
+    last = prefix.rsplit(":", 1)[-1]
+    if last == "artifacts" or (len(last) >= 4 and last.startswith("__") and last.endswith("__")):
+        raise ValueError(
+            f"invalid Redis prefix {prefix!r}: it must not end in ':{last}', a segment of the "
+            "storage layout (its keys would overlap those of a shorter prefix)"
+        )
+    return prefix
+
+
 class RedisStorage:
     """Skills, artifacts and deps in Redis under ``prefix`` (several prefixes never mix)."""
 
@@ -414,8 +502,7 @@ class RedisStorage:
     ) -> None:
         if (url is None) == (redis is None):
             raise ValueError("RedisStorage needs exactly one of url= or redis=")
-        if not isinstance(prefix, str) or not prefix or any(c.isspace() for c in prefix):
-            raise ValueError(f"invalid Redis prefix {prefix!r}")
+        validate_prefix(prefix)
         if url is not None:
             if not url.startswith(("redis://", "rediss://", "unix://")):
                 raise ValueError(f"not a Redis URL: {redact(url)!r} (use redis:// or rediss://)")

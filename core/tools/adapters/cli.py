@@ -2,7 +2,8 @@
 
 A call becomes an argv list (never a shell): options in schema declaration order (``-s`` when
 ``short`` is set, ``flag`` verbatim when given, else ``--name``; booleans emit the flag when
-true; arrays repeat it), then positionals. An ``input`` argument that the schema does not
+true; arrays repeat it), then positionals, after ``--`` when any of them starts with ``-`` (so a
+value can never turn into an option). An ``input`` argument that the schema does not
 declare is fed to the command's stdin. Unknown arguments, unknown recipes and missing required
 arguments are errors; a timeout kills the command's whole process group.
 """
@@ -196,6 +197,7 @@ class CLICommandBuilder:
                     argv += [flag, str(item)]
             else:
                 argv += [flag, _to_text(value)]
+        positionals: list[str] = []
         for pos in d.cli_schema.positional:
             value = merged.get(pos.name, pos.default)
             if value is None:
@@ -203,10 +205,15 @@ class CLICommandBuilder:
                     raise ToolCallError(d.name, args, f"missing required argument '{pos.name}'")
                 continue
             if pos.type == "array" and isinstance(value, (list, tuple)):
-                argv += [str(v) for v in value]
+                positionals += [str(v) for v in value]
             else:
-                argv.append(_to_text(value))
-        return argv, stdin
+                positionals.append(_to_text(value))
+        if any(p.startswith("-") for p in positionals):
+            # A value such as '-o/some/path' must stay an operand, never become an option:
+            # '--' ends option parsing. Only added when needed, so ordinary calls keep the
+            # reference argv (and commands that take a subcommand as a positional still work).
+            argv.append("--")
+        return argv + positionals, stdin
 
 
 def _to_text(value: Any) -> str:

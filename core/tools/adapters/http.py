@@ -3,7 +3,8 @@
 From YAML (``type: http``) an API is one tool whose callables are its endpoints:
 ``tools.github.get_repo(owner=..., repo=...)``. From Python, ``HTTPAdapter(base_url)`` without a
 ``name`` makes each endpoint its own top-level tool, as the reference project did.
-``{param}`` placeholders in a path are filled from the arguments; listed ``query``/``body``
+``{param}`` placeholders in a path are filled from the arguments, each percent-encoded as one
+path segment (a value never adds segments or a query; empty, ``.`` and ``..`` are refused); listed ``query``/``body``
 names go where they say, the rest go to the query string (GET, DELETE, HEAD) or the JSON body
 (POST, PUT, PATCH). Header values may name environment variables (``${TOKEN}``), expanded at call
 time and never logged. A non-2xx answer is an error with its status and a capped body.
@@ -22,8 +23,45 @@ from ..models import Tool, ToolCallable, ToolName, ToolParameter
 from .mcp import expand_env
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_SEPARATORS = re.compile(r"[/\\]")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 ERROR_BODY_LIMIT = 2000
+
+
+def encode_path_segment(value: Any) -> str:
+    """``value`` as exactly one URL path segment: every character outside RFC 3986's unreserved
+    set is percent-encoded (``/``, ``?``, ``#`` and ``%`` included), so a value can neither add
+    segments, start a query or fragment, nor smuggle pre-encoded dots."""
+    from urllib.parse import quote
+
+    return quote(str(value), safe="")
+
+
+def fill_path(template: str, values: dict[str, Any]) -> str:
+    """Fill ``{name}`` placeholders, each with one encoded segment.
+
+    Raises ValueError for a value holding a ``.`` or ``..`` segment (split at ``/`` or ``\\``:
+    some servers and proxies decode ``%2F`` before routing, and then ``../admin`` would climb)
+    and for a placeholder whose segment would be empty, ``.`` or ``..``.
+    """
+    for name, value in values.items():
+        if any(part in (".", "..") for part in _SEPARATORS.split(str(value))):
+            raise ValueError(
+                f"path parameter '{name}'={value!r} holds a '.' or '..' segment (refused)"
+            )
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return encode_path_segment(values[name]) if name in values else match.group(0)
+
+    segments = []
+    for segment in template.split("/"):
+        filled = _PLACEHOLDER.sub(fill, segment)
+        if filled in ("", ".", "..") and _PLACEHOLDER.search(segment):
+            names = ", ".join(f"'{n}'" for n in _PLACEHOLDER.findall(segment))
+            raise ValueError(f"path parameter {names} makes the path segment {filled!r} (refused)")
+        segments.append(filled)
+    return "/".join(segments)
 
 
 @dataclass
@@ -188,15 +226,15 @@ class HTTPAdapter:
         tool = self.name or name
         args = dict(args)
         extra_query = args.pop("query_params", None) or {}
-        path = endpoint.path
         for param in endpoint.path_params():
             if args.get(param) is None:
                 raise ToolCallError(
                     tool, args, f"missing path parameter '{param}' for {endpoint.name}"
                 )
-            path = path.replace(
-                "{" + param + "}", httpx.URL("/" + str(args.pop(param))).raw_path.decode()[1:]
-            )
+        try:
+            path = fill_path(endpoint.path, {p: args.pop(p) for p in endpoint.path_params()})
+        except ValueError as exc:
+            raise ToolCallError(tool, args, f"{endpoint.name}: {exc}") from None
         query = {k: args.pop(k) for k in list(args) if k in endpoint.query}
         body = {k: args.pop(k) for k in list(args) if k in endpoint.body}
         if endpoint.method in _BODY_METHODS:
