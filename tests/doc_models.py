@@ -35,7 +35,9 @@ def autogen_client() -> ReplayChatCompletionClient:
     call = FunctionCall(id="call_0", name=name, arguments=json.dumps(args))
     return ReplayChatCompletionClient(
         [
-            CreateResult(finish_reason="function_calls", content=[call], usage=_USAGE, cached=False),
+            CreateResult(
+                finish_reason="function_calls", content=[call], usage=_USAGE, cached=False
+            ),
             CreateResult(finish_reason="stop", content="done", usage=_USAGE, cached=False),
         ],
         model_info=_MODEL_INFO,  # type: ignore[arg-type]

@@ -234,9 +234,7 @@ def test_every_operation_answers_any_input(name: str, fuzz_session: Any) -> None
 
 def test_a_skill_offered_as_a_tool_answers_any_input(fuzz_session: Any) -> None:
     loop, session = fuzz_session
-    (operation,) = [
-        op for op in loop.run_until_complete(skills_as_operations(session)) if op.name == SEED_SKILL
-    ]
+    (operation,) = [op for op in skills_as_operations(session) if op.name == SEED_SKILL]
 
     @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(_inputs(operation.input_schema()))
