@@ -166,3 +166,34 @@ def test_llamaindex_to_tool_list_honours_spec_functions(tmp_path: Path) -> None:
     ]
     with pytest.raises(ValueError, match="no tool named nope"):
         spec.to_tool_list(["nope"])
+
+
+# --- LangChain ----------------------------------------------------------------------------------
+
+
+async def test_langchain_cancelled_ainvoke_interrupts_the_code(tmp_path: Path) -> None:
+    from py_code_mode.integrations.langchain import CodeModeToolkit
+
+    flag = tmp_path / "running"
+    async with subprocess_session(tmp_path / "base") as session:
+        tool = CodeModeToolkit(session=session, operations=["run_code"]).get_tools()[0]
+        task = asyncio.create_task(tool.ainvoke({"code": FOREVER.format(flag=str(flag))}))
+        await wait_for_file(flag)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert (await asyncio.wait_for(session.run("5"), 30)).value == 5
+
+
+async def test_llamaindex_cancelled_tool_call_interrupts_the_code(tmp_path: Path) -> None:
+    from py_code_mode.integrations.llamaindex import CodeModeToolSpec
+
+    flag = tmp_path / "running"
+    async with subprocess_session(tmp_path / "base") as session:
+        tool = CodeModeToolSpec(session).to_tool_list(["run_code"])[0]
+        task = asyncio.create_task(tool.acall(code=FOREVER.format(flag=str(flag))))
+        await wait_for_file(flag)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert (await asyncio.wait_for(session.run("6"), 30)).value == 6
