@@ -341,6 +341,13 @@ class Session:
         assert self._executor is not None
         return await self._executor.run(code, timeout=timeout)
 
+    def interrupt(self) -> bool:
+        """Interrupt the running cell with KeyboardInterrupt, as Ctrl-C does in a REPL: its run
+        returns that error with the output so far, and the session keeps its state. Safe to
+        call from a signal handler on the session's loop. False when nothing was running."""
+        interrupt = getattr(self._executor, "interrupt", None)
+        return bool(self._started and interrupt is not None and interrupt())
+
     def supports(self, capability: str) -> bool:
         """Whether the started executor has a capability (False before start)."""
         return self._started and self._executor is not None and self._executor.supports(capability)

@@ -122,13 +122,17 @@ class _CellThread:
         self._jobs.put(job)
         return job
 
-    def interrupt(self, job: _Job) -> None:
+    def interrupt(self, job: _Job | None = None, exc: type[BaseException] = CellTimeout) -> bool:
+        """Raise ``exc`` in the running job (``job``, or whichever runs); False if none runs."""
         with self._lock:
-            if self._current is job and not job.interrupted:
-                job.interrupted = True
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                    ctypes.c_ulong(self._thread.ident or 0), ctypes.py_object(CellTimeout)
-                )
+            current = self._current
+            if current is None or current.interrupted or (job is not None and current is not job):
+                return False
+            current.interrupted = True
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(self._thread.ident or 0), ctypes.py_object(exc)
+            )
+            return True
 
     def stop(self) -> None:
         self._jobs.put(None)
@@ -256,6 +260,12 @@ class InProcessExecutor(ExecutorBase):
             self._thread = None
         self._started = False
         self._closed = True
+
+    def interrupt(self) -> bool:
+        """Raise KeyboardInterrupt in the running cell (Ctrl-C); the run returns it as its
+        error, with the output so far. False when nothing runs."""
+        thread = self._thread
+        return thread is not None and thread.interrupt(exc=KeyboardInterrupt)
 
     # --- capabilities ------------------------------------------------------------------------
 

@@ -538,6 +538,15 @@ class SubprocessExecutor(ExecutorBase):
                 worker = await spare
                 await worker.kill()
 
+    def interrupt(self) -> bool:
+        """Send the running cell a KeyboardInterrupt (SIGINT to the worker, as Ctrl-C does); the
+        run returns it as its error, with the output so far. False when nothing runs."""
+        worker = self._worker
+        if worker is None or not self._lock.locked():
+            return False
+        worker.interrupt()
+        return True
+
     # --- capabilities ------------------------------------------------------------------------
 
     def supported_capabilities(self) -> set[str]:
