@@ -102,21 +102,26 @@ class SkillLibrary:
                 self._index = HybridIndex(path, "skills", self._embedder)
             return self._index
 
-    def refresh(self) -> None:
-        """Bring the search index up to date with the store now."""
+    @staticmethod
+    def _documents(skills: dict[str, Skill]) -> dict[str, Any]:
         from ..search.index import SearchDocument
 
-        skills = self.store.scan()
-        docs = {
+        return {
             name: SearchDocument(name, s.search_text(), s.embedding_text(), s.content_hash)
             for name, s in skills.items()
         }
-        self._search_index().sync(docs)
+
+    def refresh(self) -> None:
+        """Bring the search index up to date with the store now.
+
+        Raises :class:`~py_code_mode.errors.SearchError` when the index cannot be updated."""
+        self._search_index().sync(self._documents(self.store.scan()))
 
     def search(self, query: str, limit: int = 5) -> list[Skill]:
         """The skills that best match ``query`` (hybrid BM25 + vector search).
 
-        An empty query returns the most used skills.
+        An empty query returns the most used skills. Raises
+        :class:`~py_code_mode.errors.SearchError` when searching fails (the index is kept).
         """
         from ..search.index import usage_boost
 
@@ -129,9 +134,8 @@ class SkillLibrary:
                 key=lambda s: (-(stats[s.name].calls if s.name in stats else 0), s.name),
             )
             return ranked[:limit]
-        self.refresh()
         boosts = {n: usage_boost(s.calls, s.failures) for n, s in stats.items()}
-        hits = self._search_index().search(query, limit, boosts)
+        hits = self._search_index().query(self._documents(skills), query, limit, boosts)
         return [skills[name] for name, _ in hits if name in skills]
 
     # --- description -------------------------------------------------------------------------

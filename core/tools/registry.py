@@ -266,8 +266,7 @@ class ToolRegistry:
             )
             for name, t in tools.items()
         }
-        self._index.sync(docs)
-        hits = self._index.search(query, limit)
+        hits = self._index.query(docs, query, limit)
         ranked = [tools[n] for n, _ in hits if n in tools]
         # An exact name or tag always comes first, even when the index ranks it lower.
         q = query.strip().lower()
