@@ -1,9 +1,12 @@
-"""Skill search: index build time, query latency and quality at 1k, 10k and 100k skills.
+"""Skill search: quality per query slice, index build time and query latency at 1k, 10k and
+100k skills.
 
 Modes: BM25 only ("text"), vectors only ("vector") and the fused default ("hybrid"). Quality is
-measured on a small labelled set (`LABELLED`: a skill, and queries that paraphrase what it does)
-hidden among generated skills. Also: adding one skill to a library, and the first search in a
-new process including imports. Prints tables and writes JSON.
+measured on the labelled set in ``search_set.py`` (156 skills in look-alike groups, 352 queries
+in slices: paraphrase, exact, partial, typo, multi, legacy), per split: ranking parameters are
+chosen on ``tune`` and reported on ``heldout``. Quality is measured on the set alone and again
+with generated filler skills around it (``--sizes``). Also: adding one skill to a library, and
+the first search in a new process including imports. Prints tables and writes JSON.
 
     python bench/skill_search.py [--sizes 1000 10000 100000] [--queries 200]
 """
@@ -28,160 +31,12 @@ from py_code_mode.search import HybridIndex, SearchDocument
 from py_code_mode.skills import parse_skill
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
-# (name, description, [queries that should find it])
-LABELLED: list[tuple[str, str, list[str]]] = [
-    (
-        "fetch_github_repo",
-        "Fetch a GitHub repository's metadata: stars, forks and open issues",
-        ["github analysis", "how popular is this repo on github"],
-    ),
-    (
-        "summarize_article",
-        "Summarize a long article into three bullet points",
-        ["tl;dr of a news story", "shorten this text into key points"],
-    ),
-    (
-        "resize_image",
-        "Resize an image to a target width and height",
-        ["make a picture smaller", "scale a photo down"],
-    ),
-    (
-        "send_slack_message",
-        "Post a message to a Slack channel",
-        ["notify the team in slack", "chat message to a channel"],
-    ),
-    (
-        "parse_csv_rows",
-        "Parse a CSV file into a list of row dictionaries",
-        ["read spreadsheet data", "load comma separated values"],
-    ),
-    (
-        "translate_text",
-        "Translate text into another language",
-        ["convert english to french", "language translation"],
-    ),
-    (
-        "compute_invoice_total",
-        "Compute an invoice total with tax and discounts",
-        ["sum up the bill including vat", "calculate how much the customer owes"],
-    ),
-    (
-        "extract_pdf_text",
-        "Extract the plain text from a PDF document",
-        ["get words out of a pdf", "read a pdf file"],
-    ),
-    (
-        "check_website_status",
-        "Check whether a website is up and how fast it answers",
-        ["is the site down", "ping a url for uptime"],
-    ),
-    (
-        "geocode_address",
-        "Turn a street address into latitude and longitude",
-        ["coordinates for an address", "where on the map is this street"],
-    ),
-    (
-        "weather_forecast",
-        "Get the weather forecast for a city",
-        ["will it rain tomorrow in paris", "temperature outlook for a town"],
-    ),
-    (
-        "dedupe_contacts",
-        "Remove duplicate contacts from an address book",
-        ["merge repeated people in my contacts", "clean duplicate entries"],
-    ),
-    (
-        "schedule_meeting",
-        "Find a free slot and schedule a calendar meeting",
-        ["book a call with someone", "set up an appointment"],
-    ),
-    (
-        "stock_price_history",
-        "Download historical stock prices for a ticker",
-        ["share price chart data", "past prices of AAPL"],
-    ),
-    (
-        "sentiment_score",
-        "Score the sentiment of a review from negative to positive",
-        ["is this feedback positive or negative", "mood of customer reviews"],
-    ),
-    (
-        "convert_currency",
-        "Convert an amount between currencies at today's rate",
-        ["how many euros is 100 dollars", "exchange rate conversion"],
-    ),
-    (
-        "git_changelog",
-        "Write a changelog from the git commits since the last tag",
-        ["release notes from commits", "what changed since the last version"],
-    ),
-    (
-        "scan_open_ports",
-        "Scan a host for open TCP ports",
-        ["which ports are listening on a server", "network port scan"],
-    ),
-    (
-        "compress_folder",
-        "Compress a folder into a zip archive",
-        ["zip up a directory", "make an archive of files"],
-    ),
-    (
-        "detect_language",
-        "Detect which language a text is written in",
-        ["what language is this sentence", "identify the language of text"],
-    ),
-    (
-        "generate_password",
-        "Generate a strong random password",
-        ["create a secure passphrase", "random credentials"],
-    ),
-    (
-        "rename_photos_by_date",
-        "Rename photos by the date they were taken",
-        ["organize pictures by capture time", "sort image files chronologically"],
-    ),
-    (
-        "sql_query_report",
-        "Run a SQL query and format the rows as a report",
-        ["database query to a table", "report from sql results"],
-    ),
-    (
-        "word_count",
-        "Count words and characters in a document",
-        ["how long is this essay", "length of a text in words"],
-    ),
-    (
-        "ocr_receipt",
-        "Read the items and total from a photo of a receipt",
-        ["scan a shopping receipt", "text from a receipt picture"],
-    ),
-    (
-        "cluster_customers",
-        "Group customers into segments by purchase behaviour",
-        ["customer segmentation", "find groups of similar buyers"],
-    ),
-    (
-        "monitor_disk_usage",
-        "Report disk usage and warn when a volume is almost full",
-        ["is the drive running out of space", "free storage left"],
-    ),
-    (
-        "youtube_transcript",
-        "Fetch the transcript of a YouTube video",
-        ["subtitles of a video", "what is said in this clip"],
-    ),
-    (
-        "validate_email_address",
-        "Check that an email address is well formed and its domain exists",
-        ["is this mail address valid", "verify an email"],
-    ),
-    (
-        "plot_time_series",
-        "Plot a time series as a line chart image",
-        ["draw a graph over time", "chart of values by date"],
-    ),
-]
+from search_set import QUERIES, SKILLS, SLICES, LabelledQuery  # noqa: E402
+
+MODES = ("text", "vector", "hybrid")
+SPLITS = ("heldout", "tune")
 
 VERBS = [
     "fetch",
@@ -252,13 +107,13 @@ SYSTEMS = [
 ]
 
 
-MODES = ["daily", "incremental", "secure", "batch", "streaming"]
+FILLER_MODES = ["daily", "incremental", "secure", "batch", "streaming"]
 
 
 def generated(n: int, seed: int = 7) -> list[tuple[str, str]]:
     """``n`` distinct filler skills (name, description)."""
     rng = random.Random(seed)
-    combos = list(itertools.product(VERBS, OBJECTS, FORMATS, SYSTEMS, MODES))
+    combos = list(itertools.product(VERBS, OBJECTS, FORMATS, SYSTEMS, FILLER_MODES))
     rng.shuffle(combos)
     if n > len(combos):
         raise SystemExit(f"at most {len(combos)} generated skills")
@@ -273,20 +128,34 @@ def generated(n: int, seed: int = 7) -> list[tuple[str, str]]:
     return out
 
 
-def documents(n: int) -> dict[str, SearchDocument]:
+def labelled_documents() -> dict[str, SearchDocument]:
+    """The labelled set's skills as the library indexes them."""
     docs = {}
-    for name, description, _ in LABELLED:
-        docs[name] = _doc(name, description)
-    for name, description in generated(max(0, n - len(LABELLED))):
+    for item in SKILLS:
+        skill, _ = parse_skill(item.name, item.source)
+        docs[item.name] = _document(skill)
+    return docs
+
+
+def documents(n: int) -> dict[str, SearchDocument]:
+    """The labelled skills plus generated fillers, ``n`` in all (at least the labelled set)."""
+    docs = labelled_documents()
+    for name, description in generated(max(0, n - len(docs))):
         docs[name] = _doc(name, description)
     return docs
+
+
+def _document(skill: Any) -> SearchDocument:
+    return SearchDocument(
+        skill.name, skill.search_text(), skill.embedding_text(), skill.content_hash
+    )
 
 
 def _doc(name: str, description: str) -> SearchDocument:
     skill, _ = parse_skill(
         name, f'def run(value: str):\n    """{description}."""\n    return value\n'
     )
-    return SearchDocument(name, skill.search_text(), skill.embedding_text(), skill.content_hash)
+    return _document(skill)
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -294,20 +163,46 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def quality(index: HybridIndex, mode: str) -> dict[str, float]:
-    hits, reciprocal, total = 0, 0.0, 0
-    for name, _, queries in LABELLED:
-        for query in queries:
-            ranked = [n for n, _ in index.search(query, 5, mode=mode)]
-            total += 1
-            if name in ranked:
-                hits += 1
-                reciprocal += 1.0 / (ranked.index(name) + 1)
-    return {"recall@5": hits / total, "mrr": reciprocal / total}
+def score(ranked: list[str], query: LabelledQuery) -> tuple[float, float, float]:
+    """(recall@5: share of the relevant skills in the top 5; reciprocal rank of the first
+    relevant one; 1 if the top result is relevant)."""
+    top = ranked[:5]
+    recall = sum(1 for name in query.relevant if name in top) / len(query.relevant)
+    rr = next((1.0 / (i + 1) for i, name in enumerate(top) if name in query.relevant), 0.0)
+    return recall, rr, 1.0 if top and top[0] in query.relevant else 0.0
+
+
+def summarize(rows: list[tuple[LabelledQuery, tuple[float, float, float]]]) -> dict[str, Any]:
+    """Mean recall@5, MRR and recall@1 per split and slice (and ``all``)."""
+    out: dict[str, Any] = {}
+    for split in SPLITS:
+        per: dict[str, list[tuple[float, float, float]]] = {}
+        for query, metrics in rows:
+            if query.split == split:
+                per.setdefault(query.kind, []).append(metrics)
+                per.setdefault("all", []).append(metrics)
+        out[split] = {
+            kind: {
+                "recall@5": statistics.fmean(m[0] for m in values),
+                "mrr": statistics.fmean(m[1] for m in values),
+                "recall@1": statistics.fmean(m[2] for m in values),
+                "queries": len(values),
+            }
+            for kind, values in per.items()
+        }
+    return out
+
+
+def quality(index: HybridIndex, mode: str) -> dict[str, Any]:
+    rows = []
+    for query in QUERIES:
+        ranked = [n for n, _ in index.search(query.text, 5, mode=mode)]
+        rows.append((query, score(ranked, query)))
+    return summarize(rows)
 
 
 def latency(index: HybridIndex, mode: str, queries: int) -> dict[str, float]:
-    pool = [q for _, _, qs in LABELLED for q in qs]
+    pool = [q.text for q in QUERIES]
     for q in pool[:5]:
         index.search(q, 5, mode=mode)  # warm-up
     times = []
@@ -316,6 +211,23 @@ def latency(index: HybridIndex, mode: str, queries: int) -> dict[str, float]:
         index.search(pool[i % len(pool)], 5, mode=mode)
         times.append(time.perf_counter() - t0)
     return {"p50_ms": statistics.median(times) * 1000, "p95_ms": percentile(times, 0.95) * 1000}
+
+
+def print_quality(title: str, by_mode: dict[str, Any]) -> None:
+    print(f"\n{title}")
+    for split in SPLITS:
+        print(f"  {split}: recall@5 / MRR / recall@1")
+        print(f"    {'slice':<11}" + "".join(f"{m:>22}" for m in MODES))
+        for kind in ["all", *SLICES]:
+            cells = []
+            for mode in MODES:
+                r = by_mode[mode][split].get(kind)
+                cells.append(
+                    f"{r['recall@5']:.2f}/{r['mrr']:.2f}/{r['recall@1']:.2f} ({r['queries']:>3})"
+                    if r
+                    else "-"
+                )
+            print(f"    {kind:<11}" + "".join(f"{c:>22}" for c in cells))
 
 
 def add_one_library(n: int, work: Path) -> dict[str, float]:
@@ -369,13 +281,15 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--library-sizes", type=int, nargs="+", default=[1000, 10_000])
-    parser.add_argument("--weights", type=float, nargs="+", default=[0.5, 0.7, 0.85])
     parser.add_argument("--json", type=Path, default=HERE / "results" / "skill_search.json")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="pcm-skill-bench-"))
-    report: dict[str, Any] = {"sizes": {}, "weights": {}, "library": {}}
+    report: dict[str, Any] = {"set": {}, "sizes": {}, "library": {}}
     try:
+        index = HybridIndex(work / "index-set", "skills")
+        index.sync(labelled_documents())
+        report["set"] = {mode: quality(index, mode) for mode in MODES}
         for n in args.sizes:
             docs = documents(n)
             index = HybridIndex(work / f"index-{n}", "skills")
@@ -383,13 +297,8 @@ def main() -> int:
             index.sync(docs)
             build = time.perf_counter() - t0
             row: dict[str, Any] = {"build_s": build}
-            for mode in ("text", "vector", "hybrid"):
-                row[mode] = {**latency(index, mode, args.queries), **quality(index, mode)}
-            if n == args.sizes[0]:
-                for weight in args.weights:
-                    index.vector_weight = weight
-                    report["weights"][str(weight)] = quality(index, "hybrid")
-                index.vector_weight = 0.7
+            for mode in MODES:
+                row[mode] = {**latency(index, mode, args.queries), "quality": quality(index, mode)}
             extra = _doc("count_parked_bicycles", "Count the bicycles parked in a city")
             t0 = time.perf_counter()
             index.sync({**docs, extra.name: extra})
@@ -407,16 +316,18 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"\n{'skills':>8} {'mode':<7} {'p50 ms':>8} {'p95 ms':>8} {'recall@5':>9} {'MRR':>6}")
+    print_quality(f"labelled set alone ({len(SKILLS)} skills)", report["set"])
     for n, row in report["sizes"].items():
-        for mode in ("text", "vector", "hybrid"):
+        print_quality(f"labelled set among {n} skills", {m: row[m]["quality"] for m in MODES})
+    print(f"\n{'skills':>8} {'mode':<7} {'p50 ms':>8} {'p95 ms':>8} {'heldout R@5':>12} {'MRR':>6}")
+    for n, row in report["sizes"].items():
+        for mode in MODES:
             r = row[mode]
+            q = r["quality"]["heldout"]["all"]
             print(
-                f"{n:>8} {mode:<7} {r['p50_ms']:>8.2f} {r['p95_ms']:>8.2f} {r['recall@5']:>9.2f} {r['mrr']:>6.2f}"
+                f"{n:>8} {mode:<7} {r['p50_ms']:>8.2f} {r['p95_ms']:>8.2f} "
+                f"{q['recall@5']:>12.2f} {q['mrr']:>6.2f}"
             )
-    print("\nfusion weight of the vector ranking (hybrid, smallest size):")
-    for weight, q in report["weights"].items():
-        print(f"  {weight}: recall@5 {q['recall@5']:.2f}, MRR {q['mrr']:.2f}")
     print("\nlibrary (skill files on disk):")
     for n, r in report["library"].items():
         print(
