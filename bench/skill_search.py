@@ -28,6 +28,7 @@ from typing import Any
 
 from py_code_mode import FileStorage
 from py_code_mode.search import HybridIndex, SearchDocument
+from py_code_mode.search.index import Fusion, document, query_text
 from py_code_mode.skills import parse_skill
 
 HERE = Path(__file__).resolve().parent
@@ -146,9 +147,7 @@ def documents(n: int) -> dict[str, SearchDocument]:
 
 
 def _document(skill: Any) -> SearchDocument:
-    return SearchDocument(
-        skill.name, skill.search_text(), skill.embedding_text(), skill.content_hash
-    )
+    return skill.search_document()  # type: ignore[no-any-return]
 
 
 def _doc(name: str, description: str) -> SearchDocument:
@@ -230,6 +229,90 @@ def print_quality(title: str, by_mode: dict[str, Any]) -> None:
             print(f"    {kind:<11}" + "".join(f"{c:>22}" for c in cells))
 
 
+# --- the ranking study: chosen on ``tune``, reported on ``heldout`` ------------------------------
+
+FUSIONS = [
+    *(Fusion("rrf", w, k) for k in (5, 20, 60) for w in (0.5, 0.7, 0.85)),
+    *(Fusion("convex", w) for w in (0.5, 0.7, 0.8, 0.9)),
+    *(Fusion("saturated", w, k) for w in (0.05, 0.1, 0.2, 0.3) for k in (2, 5, 10, 20)),
+]
+FIELD_WEIGHTS = [(1, 1), (2, 1), (3, 2), (4, 2)]
+
+
+def _rank(scores: dict[str, float]) -> list[str]:
+    return [n for n, _ in sorted(scores.items(), key=lambda item: (-item[1], item[0]))]
+
+
+def _beats_both(by_mode: dict[str, Any], split: str) -> bool:
+    """Hybrid at least as good as the better single mode on every slice (recall@5 and MRR)."""
+    for kind, hybrid in by_mode["hybrid"][split].items():
+        for metric in ("recall@5", "mrr"):
+            best = max(by_mode[m][split][kind][metric] for m in ("text", "vector"))
+            if hybrid[metric] + 1e-9 < best:
+                return False
+    return True
+
+
+def study(work: Path) -> dict[str, Any]:
+    """Field weights for BM25, then the fusion, each chosen on the tune split only."""
+    out: dict[str, Any] = {"field_weights": {}, "fusions": []}
+    for weights in FIELD_WEIGHTS:
+        docs = {}
+        for item in SKILLS:
+            skill, _ = parse_skill(item.name, item.source)
+            docs[item.name] = document(
+                item.name,
+                skill.content_hash,
+                description=skill.description,
+                detail=skill.docstring_detail(),
+                fields=skill.parameter_words(),
+                weights=weights,
+            )
+        index = HybridIndex(work / f"study-{weights[0]}-{weights[1]}", "skills")
+        index.sync(docs)
+        out["field_weights"][f"{weights[0]}/{weights[1]}"] = quality(index, "text")
+    index = HybridIndex(work / "study", "skills")
+    index.sync(labelled_documents())
+    cached = {q.text: index.candidates(query_text(q.text), 40) for q in QUERIES}
+    single = {mode: quality(index, mode) for mode in ("text", "vector")}
+    for fusion in FUSIONS:
+        rows = [(q, score(_rank(fusion.combine(*cached[q.text])), q)) for q in QUERIES]
+        result = summarize(rows)
+        by_mode = {**single, "hybrid": result}
+        out["fusions"].append(
+            {
+                "fusion": [fusion.method, fusion.weight, fusion.k],
+                "quality": result,
+                "beats_both_tune": _beats_both(by_mode, "tune"),
+                "beats_both_heldout": _beats_both(by_mode, "heldout"),
+            }
+        )
+    eligible = [f for f in out["fusions"] if f["beats_both_tune"]] or out["fusions"]
+    best = max(
+        eligible,
+        key=lambda f: (f["quality"]["tune"]["all"]["mrr"], f["quality"]["tune"]["all"]["recall@5"]),
+    )
+    out["chosen"] = best["fusion"]
+    return out
+
+
+def print_study(result: dict[str, Any]) -> None:
+    print("\nBM25 field weights (name/description; text mode, tune split):")
+    for weights, q in result["field_weights"].items():
+        t = q["tune"]["all"]
+        print(f"  {weights}: recall@5 {t['recall@5']:.2f}, MRR {t['mrr']:.2f}")
+    print("\nfusion (tune all R@5/MRR, hybrid >= both modes on every slice: tune, heldout):")
+    for f in result["fusions"]:
+        t, h = f["quality"]["tune"]["all"], f["quality"]["heldout"]["all"]
+        method, weight, k = f["fusion"]
+        print(
+            f"  {method:<9} w={weight:<4} k={k:<4}: tune {t['recall@5']:.2f}/{t['mrr']:.2f}  "
+            f"heldout {h['recall@5']:.2f}/{h['mrr']:.2f}  "
+            f"{'yes' if f['beats_both_tune'] else 'no':>3} {'yes' if f['beats_both_heldout'] else 'no':>3}"
+        )
+    print(f"chosen on tune: {result['chosen']}")
+
+
 def add_one_library(n: int, work: Path) -> dict[str, float]:
     """Time to create one skill and make it searchable in a library of ``n`` skill files."""
     base = work / f"lib-{n}"
@@ -281,12 +364,15 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--library-sizes", type=int, nargs="+", default=[1000, 10_000])
+    parser.add_argument("--no-study", action="store_true", help="skip the ranking study")
     parser.add_argument("--json", type=Path, default=HERE / "results" / "skill_search.json")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="pcm-skill-bench-"))
     report: dict[str, Any] = {"set": {}, "sizes": {}, "library": {}}
     try:
+        if not args.no_study:
+            report["study"] = study(work)
         index = HybridIndex(work / "index-set", "skills")
         index.sync(labelled_documents())
         report["set"] = {mode: quality(index, mode) for mode in MODES}
@@ -316,6 +402,8 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
+    if "study" in report:
+        print_study(report["study"])
     print_quality(f"labelled set alone ({len(SKILLS)} skills)", report["set"])
     for n, row in report["sizes"].items():
         print_quality(f"labelled set among {n} skills", {m: row[m]["quality"] for m in MODES})

@@ -31,6 +31,7 @@ class SkillLibrary:
         self._embedder = embedder
         self._index: Any = None
         self._lock = threading.Lock()
+        self._docs: dict[str, Any] = {}  # name -> SearchDocument, rebuilt when its hash changes
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -102,14 +103,18 @@ class SkillLibrary:
                 self._index = HybridIndex(path, "skills", self._embedder)
             return self._index
 
-    @staticmethod
-    def _documents(skills: dict[str, Skill]) -> dict[str, Any]:
-        from ..search.index import SearchDocument
-
-        return {
-            name: SearchDocument(name, s.search_text(), s.embedding_text(), s.content_hash)
-            for name, s in skills.items()
-        }
+    def _documents(self, skills: dict[str, Skill]) -> dict[str, Any]:
+        """Each skill's search document, built once per content hash (it parses the source)."""
+        cache = self._docs
+        out = {}
+        for name, skill in skills.items():
+            doc = cache.get(name)
+            if doc is None or doc.hash != skill.content_hash:
+                doc = cache[name] = skill.search_document()
+            out[name] = doc
+        for gone in set(cache) - set(out):
+            cache.pop(gone, None)
+        return out
 
     def refresh(self) -> None:
         """Bring the search index up to date with the store now.
@@ -123,8 +128,6 @@ class SkillLibrary:
         An empty query returns the most used skills. Raises
         :class:`~py_code_mode.errors.SearchError` when searching fails (the index is kept).
         """
-        from ..search.index import usage_boost
-
         limit = max(0, int(limit))
         skills = self.store.scan()
         stats = self.store.stats()
@@ -134,8 +137,8 @@ class SkillLibrary:
                 key=lambda s: (-(stats[s.name].calls if s.name in stats else 0), s.name),
             )
             return ranked[:limit]
-        boosts = {n: usage_boost(s.calls, s.failures) for n, s in stats.items()}
-        hits = self._search_index().query(self._documents(skills), query, limit, boosts)
+        usage = {n: (s.calls, s.failures) for n, s in stats.items()}
+        hits = self._search_index().query(self._documents(skills), query, limit, usage)
         return [skills[name] for name, _ in hits if name in skills]
 
     # --- description -------------------------------------------------------------------------
