@@ -313,6 +313,38 @@ def print_study(result: dict[str, Any]) -> None:
     print(f"chosen on tune: {result['chosen']}")
 
 
+def tool_quality(work: Path) -> dict[str, Any]:
+    """``tools.search`` quality per mode and slice on the small tool set (same engine)."""
+    import tool_search_set
+
+    from py_code_mode.skills.skill import content_hash
+
+    docs = {}
+    for tool in tool_search_set.tools():
+        doc = tool.search_document()
+        docs[tool.name] = tool.search_document(content_hash(tool.name, doc.text, doc.embed_text))
+    index = HybridIndex(work / "tools-index", "tools")
+    index.sync(docs)
+    out: dict[str, Any] = {}
+    for mode in MODES:
+        per: dict[str, list[tuple[float, float]]] = {}
+        for kind, text, relevant in tool_search_set.QUERIES:
+            top = [n for n, _ in index.search(text, 5, mode=mode)]
+            recall = 1.0 if relevant in top else 0.0
+            rr = 1.0 / (top.index(relevant) + 1) if relevant in top else 0.0
+            for key in (kind, "all"):
+                per.setdefault(key, []).append((recall, rr))
+        out[mode] = {
+            k: {
+                "recall@5": statistics.fmean(v[0] for v in vs),
+                "mrr": statistics.fmean(v[1] for v in vs),
+                "queries": len(vs),
+            }
+            for k, vs in per.items()
+        }
+    return out
+
+
 def add_one_library(n: int, work: Path) -> dict[str, float]:
     """Time to create one skill and make it searchable in a library of ``n`` skill files."""
     base = work / f"lib-{n}"
@@ -382,6 +414,7 @@ def main() -> int:
         index = HybridIndex(work / "index-set", "skills")
         index.sync(labelled_documents())
         report["set"] = {mode: quality(index, mode) for mode in MODES}
+        report["tools"] = tool_quality(work)
         for n in args.sizes:
             docs = documents(n)
             index = HybridIndex(work / f"index-{n}", "skills")
@@ -411,6 +444,15 @@ def main() -> int:
     if "study" in report:
         print_study(report["study"])
     print_quality(f"labelled set alone ({len(SKILLS)} skills)", report["set"])
+    print("\ntools.search (16 tools, 24 queries): recall@5 / MRR")
+    for kind in ("all", "paraphrase", "exact", "typo"):
+        cells = [
+            f"{report['tools'][m][kind]['recall@5']:.2f}/{report['tools'][m][kind]['mrr']:.2f}"
+            for m in MODES
+        ]
+        print(
+            f"    {kind:<11}" + "".join(f"{m}: {c:<12}" for m, c in zip(MODES, cells, strict=True))
+        )
     for n, row in report["sizes"].items():
         print_quality(f"labelled set among {n} skills", {m: row[m]["quality"] for m in MODES})
     print(f"\n{'skills':>8} {'mode':<7} {'p50 ms':>8} {'p95 ms':>8} {'heldout R@5':>12} {'MRR':>6}")
