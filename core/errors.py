@@ -78,6 +78,27 @@ class StorageWriteError(StorageError):
     """Data could not be written; nothing was changed."""
 
 
+# --- search -------------------------------------------------------------------------------
+
+
+class SearchError(CodeModeError):
+    """Searching skills or tools failed (the embedder, or reading or writing the index).
+
+    The index is left as it was: a failure that passes (an embedding endpoint that is briefly
+    unreachable, a full disk) never costs the index."""
+
+    def __init__(self, message: str, index_path: str | None = None) -> None:
+        super().__init__(message)
+        self.index_path = index_path
+
+    def _wire_attrs(self) -> dict[str, Any]:
+        return {"index_path": self.index_path}
+
+
+class SearchIndexCorruptError(SearchError):
+    """The index's files are damaged; the next sync rebuilds the index from the store."""
+
+
 # --- namespaces ---------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import logging
 import queue
 import sys
 import threading
@@ -32,6 +33,7 @@ from .worker import (
     safe_repr,
 )
 
+log = logging.getLogger(__name__)
 _CAPTURE: ContextVar[tuple[Any, Any] | None] = ContextVar("py_code_mode_capture", default=None)
 _GRACE_SECONDS = 1.0
 
@@ -157,12 +159,22 @@ class _CellThread:
                             ctypes.pythonapi.PyThreadState_SetAsyncExc(
                                 ctypes.c_ulong(self._thread.ident or 0), None
                             )
-                job.loop.call_soon_threadsafe(_resolve, job.future, result)
-            except CellTimeout:
-                continue
-            except RuntimeError:  # the host loop closed under us
+                if job.loop.is_closed():
+                    _log_dropped(job, result)
+                else:
+                    try:
+                        job.loop.call_soon_threadsafe(_resolve, job.future, result)
+                    except RuntimeError:  # closed between the check and the call
+                        _log_dropped(job, result)
+            except CellTimeout:  # an interrupt that landed after its cell had finished
                 continue
         loop.close()
+
+
+def _log_dropped(job: _Job, result: Any) -> None:
+    """The caller's loop closed while its cell ran: nobody can receive ``result`` any more."""
+    shown = f"{type(result).__name__}: {result}" if isinstance(result, BaseException) else "a value"
+    log.warning("a cell finished after its caller's event loop closed; dropped %s", shown)
 
 
 class InProcessExecutor(ExecutorBase):

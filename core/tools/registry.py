@@ -249,7 +249,7 @@ class ToolRegistry:
         tools = {t.name: t for t in self.get_all_tools()}
         if not (query or "").strip():
             return list(tools.values())[: max(0, limit)]
-        from ..search.index import HybridIndex, SearchDocument
+        from ..search.index import HybridIndex
         from ..skills.skill import content_hash
 
         if self._index is None:
@@ -260,14 +260,11 @@ class ToolRegistry:
                 path = Path(tempfile.mkdtemp(prefix="py-code-mode-tools-"))
                 self._index_path = path
             self._index = HybridIndex(path, "tools", self._embedder)
-        docs = {
-            name: SearchDocument(
-                name, t.search_text(), t.embedding_text(), content_hash(name, t.search_text(), "")
-            )
-            for name, t in tools.items()
-        }
-        self._index.sync(docs)
-        hits = self._index.search(query, limit)
+        docs = {}
+        for name, t in tools.items():
+            doc = t.search_document()
+            docs[name] = t.search_document(content_hash(name, doc.text, doc.embed_text))
+        hits = self._index.query(docs, query, limit)
         ranked = [tools[n] for n, _ in hits if n in tools]
         # An exact name or tag always comes first, even when the index ranks it lower.
         q = query.strip().lower()
