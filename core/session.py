@@ -241,19 +241,10 @@ class Session:
         self._warm_search()
 
     def _warm_search(self) -> None:
-        """Import LanceDB and the embedder and sync the skill index in the background (about a
-        second) when there are skills, so the first search does not pay for it."""
-        skills_path = getattr(self._storage, "skills_path", None)
-        if skills_path is None or not any(Path(skills_path).glob("*.py")):
-            return
-
-        def warm() -> None:
-            try:
-                self.skill_library().refresh()
-            except Exception as exc:  # only a warm-up: the next search reports real errors
-                log.warning("skill search warm-up failed: %r", exc)
-
-        threading.Thread(target=warm, name="py-code-mode-warm-search", daemon=True).start()
+        """Ready skill search in the background (LanceDB, the embedder, the index), so that the
+        agent's first search pays nothing; returns at once (see SkillLibrary.warm)."""
+        if hasattr(self._storage, "get_skill_library"):
+            self.skill_library().warm()
 
     async def close(self) -> None:
         """Stop the executor; the session cannot be used afterwards."""
