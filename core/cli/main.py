@@ -50,6 +50,8 @@ def exit_code(result: Any) -> int:
     error = result.error
     if error is None:
         return 0
+    if error.split(":")[0] == "KeyboardInterrupt":
+        return 130  # as a shell reports a process ended by Ctrl-C
     if error == "SystemExit" or error.startswith("SystemExit:"):
         argument = error.partition(":")[2].strip()
         if argument in ("", "None"):
@@ -80,8 +82,16 @@ async def _run(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"py-code-mode: cannot read {args.file}: {exc}", file=sys.stderr)
             return 2
+    from .repl import ctrl_c_interrupts
+
     async with _session(args.base, args.executor, args.timeout, args.redis, args.prefix) as session:
-        result = await session.run(code)
+        task = asyncio.ensure_future(session.run(code))
+        with ctrl_c_interrupts(asyncio.get_running_loop(), session, task):
+            try:
+                result = await task
+            except asyncio.CancelledError:
+                print("py-code-mode run: stopped (Ctrl-C)", file=sys.stderr)
+                return 130
     code_exit = exit_code(result)
     if args.json:
         payload = result.model_dump(mode="python", exclude={"value"})

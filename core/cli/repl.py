@@ -10,6 +10,7 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,10 +102,12 @@ async def handle(session: Any, cell: str) -> bool:
     return True
 
 
-def run_interruptibly(loop: asyncio.AbstractEventLoop, session: Any, work: Any) -> Any:
-    """Run ``work`` on ``loop``; Ctrl-C interrupts the running cell (KeyboardInterrupt comes
-    back as its result, state kept), a second Ctrl-C cancels the run."""
-    task = loop.create_task(work)
+@contextlib.contextmanager
+def ctrl_c_interrupts(
+    loop: asyncio.AbstractEventLoop, session: Any, task: asyncio.Task[Any]
+) -> Iterator[None]:
+    """While ``task`` runs: Ctrl-C interrupts the running cell (KeyboardInterrupt comes back
+    as its result, with the output so far and the state kept); a second Ctrl-C cancels it."""
     presses = 0
 
     def on_sigint() -> None:
@@ -115,9 +118,16 @@ def run_interruptibly(loop: asyncio.AbstractEventLoop, session: Any, work: Any) 
 
     loop.add_signal_handler(signal.SIGINT, on_sigint)
     try:
-        return loop.run_until_complete(task)
+        yield
     finally:
         loop.remove_signal_handler(signal.SIGINT)  # back to KeyboardInterrupt at the prompt
+
+
+def run_interruptibly(loop: asyncio.AbstractEventLoop, session: Any, work: Any) -> Any:
+    """Run ``work`` on ``loop`` with Ctrl-C interrupting the running cell."""
+    task = loop.create_task(work)
+    with ctrl_c_interrupts(loop, session, task):
+        return loop.run_until_complete(task)
 
 
 def main(base: str, executor: str, *, redis: str | None = None, prefix: str | None = None) -> int:
