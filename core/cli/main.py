@@ -148,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--framework", choices=["langchain", "autogen", "llamaindex", "mcp", "all"], default="all"
     )
     base_option(demo, "keep the demo's data here (default: temp folders, removed afterwards)")
+    demo.add_argument("-v", "--verbose", action="store_true", help="show library logs too")
     demo.set_defaults(handler=None)
 
     repl = sub.add_parser("repl", help="an interactive session with the namespaces")
@@ -254,7 +255,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from .demo import main as demo_main
 
-        return demo_main(args.framework, args.base)
+        return demo_main(args.framework, args.base, verbose=args.verbose)
     if args.command == "mcp":
         from .mcp_server import serve
 
