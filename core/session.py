@@ -177,6 +177,12 @@ class Session:
         if self._executor is None:
             self._executor = InProcessExecutor()
         self._loop = asyncio.get_running_loop()
+        if hasattr(self._executor, "provide_namespaces"):
+            # The Session assembles; the executor only runs cells against what it is given.
+            from .execution.host import build_namespaces
+
+            options = self._executor.namespace_options()
+            self._executor.provide_namespaces(await build_namespaces(self._storage, options))
         await self._executor.start(self._storage)
         self._started = True
         pending, self._pending_tools = self._pending_tools, []

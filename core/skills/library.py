@@ -7,6 +7,7 @@ search (only changed skills are re-embedded), so a skill file dropped into ``ski
 from __future__ import annotations
 
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,31 @@ class SkillLibrary:
         if name is not None:
             return stub(self.require(name))
         return "\n\n".join(stub(s) for s in self.list())
+
+
+_LIBRARIES: weakref.WeakKeyDictionary[Any, SkillLibrary] = weakref.WeakKeyDictionary()
+_LIBRARIES_LOCK = threading.Lock()
+
+
+def library_for(storage: Any) -> SkillLibrary:
+    """The searchable skill library over a storage backend's skill store (one per storage).
+
+    Storage keeps skills; the search index is derived data, assembled here above it: under the
+    storage's ``index_path`` (FileStorage: ``{base}/.code-mode/index``) or, for shared backends,
+    its process-local ``cache_path``. A storage with no skill store of its own but a
+    ``get_skill_library()`` (a custom backend) keeps its library.
+    """
+    get_store = getattr(storage, "get_skill_store", None)
+    if get_store is None:
+        return storage.get_skill_library()  # type: ignore[no-any-return]
+    with _LIBRARIES_LOCK:
+        library = _LIBRARIES.get(storage)
+        if library is None:
+            root = getattr(storage, "index_path", None) or getattr(storage, "cache_path", None)
+            library = SkillLibrary(
+                get_store(),
+                index_path=Path(root) / "index" if root is not None else None,
+                embedder=getattr(storage, "embedder", None),
+            )
+            _LIBRARIES[storage] = library
+        return library
