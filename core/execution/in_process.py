@@ -315,6 +315,7 @@ class InProcessExecutor(ExecutorBase):
             thread.interrupt(job)  # the caller gave up: stop the code too
             raise
         except TimeoutError:
+            assert timeout is not None  # asyncio.timeout(None) never fires
             thread.interrupt(job)
             try:
                 async with asyncio.timeout(_GRACE_SECONDS):

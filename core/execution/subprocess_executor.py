@@ -314,6 +314,7 @@ class WorkerProcess:
         pipe = self.transport.get_pipe_transport(0) if self.transport is not None else None
         if pipe is None or pipe.is_closing() or self._eof:
             raise WorkerError("The worker's channel is closed")
+        assert isinstance(pipe, asyncio.WriteTransport)
         pipe.write(HEADER.pack(len(data)) + data)
 
     def interrupt(self) -> None:

@@ -6,6 +6,7 @@ search (only changed skills are re-embedded), so a skill file dropped into ``ski
 
 from __future__ import annotations
 
+import builtins
 import threading
 import weakref
 from pathlib import Path
@@ -35,11 +36,11 @@ class SkillLibrary:
 
     # --- reading -----------------------------------------------------------------------------
 
-    def list(self) -> list[Skill]:
+    def list(self) -> builtins.list[Skill]:
         """Every skill, by name."""
         return list(self.store.scan().values())
 
-    def names(self) -> list[str]:
+    def names(self) -> builtins.list[str]:
         return list(self.store.scan())
 
     def get(self, name: str) -> Skill | None:
@@ -70,7 +71,7 @@ class SkillLibrary:
 
     remove = delete
 
-    def history(self, name: str) -> list[SkillVersion]:
+    def history(self, name: str) -> builtins.list[SkillVersion]:
         versions = self.store.history(name)
         if not versions:
             raise SkillNotFoundError(name)
@@ -114,7 +115,7 @@ class SkillLibrary:
         }
         self._search_index().sync(docs)
 
-    def search(self, query: str, limit: int = 5) -> list[Skill]:
+    def search(self, query: str, limit: int = 5) -> builtins.list[Skill]:
         """The skills that best match ``query`` (hybrid BM25 + vector search).
 
         An empty query returns the most used skills.

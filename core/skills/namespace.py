@@ -6,6 +6,7 @@ worker alike); its calls arrive at :class:`SkillsHost`.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from typing import Any
 
@@ -23,10 +24,10 @@ class SkillsHost:
     def __init__(self, library: SkillLibrary) -> None:
         self.library = library
 
-    def search(self, query: str, limit: int = 5) -> list[Skill]:
+    def search(self, query: str, limit: int = 5) -> builtins.list[Skill]:
         return self.library.search(str(query), int(limit))
 
-    def list(self) -> list[Skill]:
+    def list(self) -> builtins.list[Skill]:
         return self.library.list()
 
     def get(self, name: str) -> Skill | None:
@@ -41,7 +42,7 @@ class SkillsHost:
     def describe(self, name: str | None = None) -> str:
         return self.library.describe(name)
 
-    def history(self, name: str) -> list[SkillVersion]:
+    def history(self, name: str) -> builtins.list[SkillVersion]:
         return self.library.history(name)
 
     def rollback(self, name: str, version: int) -> Skill:

@@ -8,6 +8,7 @@ loop, where MCP connections and HTTP clients live.
 from __future__ import annotations
 
 import asyncio
+import builtins
 from typing import Any
 
 from ..worker.local import LocalTransport
@@ -26,10 +27,10 @@ class ToolsHost:
     def __init__(self, registry: ToolRegistry) -> None:
         self.registry = registry
 
-    def list(self) -> list[Tool]:
+    def list(self) -> builtins.list[Tool]:
         return self.registry.list_tools()
 
-    def search(self, query: str, limit: int = 10) -> list[Tool]:
+    def search(self, query: str, limit: int = 10) -> builtins.list[Tool]:
         return self.registry.search(str(query), int(limit))
 
     def describe(self, name: str | None = None) -> str:

@@ -105,8 +105,10 @@ def compile_cell(source: str, filename: str) -> CompiledCell:
     """
     tree = ast.parse(source, filename, "exec")
     expr = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr):
-        expr = ast.Expression(tree.body.pop().value)
+    last = tree.body[-1] if tree.body else None
+    if isinstance(last, ast.Expr):
+        tree.body.pop()
+        expr = ast.Expression(last.value)
     flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
     body_code = compile(tree, filename, "exec", flags=flags, dont_inherit=True)
     expr_code = (

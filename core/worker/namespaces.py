@@ -12,6 +12,7 @@ that only exist in-process, such as ``artifacts.path``; a worker raises Attribut
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -183,11 +184,11 @@ class ToolHandle:
     def call_async(self, **kwargs: Any) -> Any:
         return self._owner._call_tool_async(self._info["name"], None, kwargs)
 
-    def list(self) -> list[Record]:
+    def list(self) -> builtins.list[Record]:
         return [to_records(c) for c in self._info.get("callables", [])]
 
     def describe(self) -> str:
-        return self._owner.describe(self._info["name"])  # type: ignore[attr-defined,no-any-return]
+        return str(self._owner._call("describe", (self._info["name"],)))
 
     def __getattr__(self, name: str) -> ToolCallableHandle:
         if name.startswith("_"):
@@ -202,14 +203,14 @@ class ToolHandle:
         known = [f"{tool}.{c['name']}" for c in callables]
         raise _tool_not_found(f"{tool}.{name}", known)
 
-    def __dir__(self) -> list[str]:
+    def __dir__(self) -> builtins.list[str]:
         return sorted({*super().__dir__(), *(c["name"] for c in self._info.get("callables", []))})
 
     def __repr__(self) -> str:
         return f"<tool {self._info['name']}: {self._info.get('description', '')}>"
 
 
-def _tool_not_found(name: str, known: list[str]) -> BaseException:
+def _tool_not_found(name: str, known: builtins.list[str]) -> BaseException:
     shown = ", ".join(known[:20])
     more = f" (and {len(known) - 20} more)" if len(known) > 20 else ""
     return errors.make(
@@ -250,7 +251,7 @@ class Tools(Namespace):
             raise AttributeError(name)
         return ToolHandle(self, self._call("get", (name,)))
 
-    def __dir__(self) -> list[str]:
+    def __dir__(self) -> builtins.list[str]:
         return sorted({*super().__dir__(), *(t["name"] for t in self.list())})  # type: ignore[attr-defined]
 
 
@@ -303,7 +304,7 @@ class Skills(Namespace):
         # One round trip: the lookup fetches what the first call needs.
         return SkillCallable(self, name, self._call("source", (name,)))
 
-    def __dir__(self) -> list[str]:
+    def __dir__(self) -> builtins.list[str]:
         return sorted({*super().__dir__(), *(s["name"] for s in self.list())})  # type: ignore[attr-defined]
 
 
@@ -315,7 +316,9 @@ CLASSES: dict[str, type[Namespace]] = {
 }
 
 
-def build(transport: Transport, names: list[str] | tuple[str, ...]) -> dict[str, Namespace]:
+def build(
+    transport: Transport, names: builtins.list[str] | tuple[str, ...]
+) -> dict[str, Namespace]:
     """The namespaces code gets as globals; skill code sees the same ones."""
     built: dict[str, Namespace] = {n: CLASSES[n](transport) for n in names if n in CLASSES}
     skills = built.get("skills")
