@@ -263,7 +263,10 @@ class ToolRegistry:
             self._index = HybridIndex(path, "tools", self._embedder)
         docs = {
             name: SearchDocument(
-                name, t.search_text(), t.embedding_text(), hashlib.sha256(f"{name}\x00{t.search_text()}\x00".encode()).hexdigest()[:32]
+                name,
+                t.search_text(),
+                t.embedding_text(),
+                hashlib.sha256(f"{name}\x00{t.search_text()}\x00".encode()).hexdigest()[:32],
             )
             for name, t in tools.items()
         }
