@@ -26,6 +26,7 @@ class ToolsHost:
 
     def __init__(self, registry: ToolRegistry) -> None:
         self.registry = registry
+        self._views: dict[str, tuple[Tool, dict[str, Any]]] = {}
 
     def list(self) -> builtins.list[Tool]:
         return self.registry.list_tools()
@@ -38,7 +39,12 @@ class ToolsHost:
 
     def get(self, name: str) -> dict[str, Any]:
         tool = self.registry.get_tool(name)
-        return {**tool.to_dict(), "callables": [c.code_view() for c in tool.callables]}
+        cached = self._views.get(name)
+        if cached is not None and cached[0] is tool:  # every tool call starts here: reuse
+            return cached[1]
+        view = {**tool.to_dict(), "callables": [c.code_view() for c in tool.callables]}
+        self._views[name] = (tool, view)
+        return view
 
     async def call(self, tool: str, callable_name: str | None, args: dict[str, Any]) -> Any:
         return await self.registry.call_tool(tool, callable_name, dict(args))
