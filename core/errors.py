@@ -296,7 +296,7 @@ def error_from_wire(payload: dict[str, Any]) -> Exception:
     for key, value in (payload.get("attrs") or {}).items():
         setattr(err, key, value)
     if isinstance(err, NamespaceError):
-        err.namespace = getattr(err, "namespace", None) or cls.namespace_name
+        err.namespace = getattr(err, "namespace", None) or type(err).namespace_name
         err.operation = getattr(err, "operation", "")
         err.original_type = name
     return err

@@ -228,6 +228,13 @@ class Session:
             from .execution.in_process import InProcessExecutor
 
             self._executor = InProcessExecutor()
+        if hasattr(self._executor, "provide_namespaces"):
+            # The Session assembles; the executor only runs cells against what it is given.
+            from .execution.host import build_namespaces
+
+            executor: Any = self._executor
+            options = executor.namespace_options()
+            executor.provide_namespaces(await build_namespaces(self._storage, options))
         await self._executor.start(self._storage)
         self._started = True
         pending, self._pending_tools = self._pending_tools, []
@@ -236,8 +243,9 @@ class Session:
         framework, self._pending_framework_tools = self._pending_framework_tools, []
         for tool, options in framework:
             self._registry().register_framework_tool(tool, **options)
-        if self._sync_deps_on_start and getattr(self._executor, "deps", None) is not None:
-            await asyncio.to_thread(self._executor.deps.sync)
+        deps = getattr(self._executor, "deps", None)
+        if self._sync_deps_on_start and deps is not None:
+            await asyncio.to_thread(deps.sync)
         self._warm_search()
 
     def _warm_search(self) -> None:

@@ -188,7 +188,8 @@ def _langchain_model(script: list[Any]) -> Any:
         from langchain_openai import ChatOpenAI
 
         return ChatOpenAI(
-            model=os.environ.get("MODEL", "gpt-4o-mini"), base_url=os.environ.get("OPENAI_BASE_URL")
+            model=os.environ.get("MODEL", "gpt-4o-mini"),
+            base_url=os.environ.get("OPENAI_BASE_URL") or None,
         )
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import AIMessage
@@ -254,9 +255,9 @@ def _autogen_client(script: list[Any]) -> Any:
     if os.environ.get("OPENAI_API_KEY"):
         from autogen_ext.models.openai import OpenAIChatCompletionClient
 
-        return OpenAIChatCompletionClient(
-            model=os.environ.get("MODEL", "gpt-4o-mini"), base_url=os.environ.get("OPENAI_BASE_URL")
-        )
+        base_url = os.environ.get("OPENAI_BASE_URL")
+        options: dict[str, Any] = {"base_url": base_url} if base_url else {}
+        return OpenAIChatCompletionClient(model=os.environ.get("MODEL", "gpt-4o-mini"), **options)
     from autogen_core import FunctionCall
     from autogen_core.models import CreateResult, RequestUsage
     from autogen_ext.models.replay import ReplayChatCompletionClient

@@ -163,7 +163,7 @@ class ContainerExecutor(SubprocessExecutor):
             c.image,
             "python3",
             "-P",
-            f"{PACKAGE_MOUNT}/execution/{WORKER_PATH.name}",
+            f"{PACKAGE_MOUNT}/{WORKER_PATH.relative_to(package).as_posix()}",
             config_json,
         ]
 

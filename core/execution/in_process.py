@@ -20,11 +20,10 @@ import time
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..types import ExecutionResult
-from .protocol import Capability, ExecutorBase
-from .worker import (
+from ..worker.cells import (
     DEFAULT_OUTPUT_LIMIT,
     OutputCapture,
     compile_cell,
@@ -32,6 +31,10 @@ from .worker import (
     execute_cell,
     safe_repr,
 )
+from .protocol import Capability, ExecutorBase
+
+if TYPE_CHECKING:
+    from .host import HostNamespaces, NamespaceOptions
 
 log = logging.getLogger(__name__)
 _CAPTURE: ContextVar[tuple[Any, Any] | None] = ContextVar("py_code_mode_capture", default=None)
@@ -198,6 +201,7 @@ class InProcessExecutor(ExecutorBase):
         self._deps_namespace = deps_namespace
         self._globals: dict[str, Any] = {}
         self._injected: dict[str, Any] = {}
+        self._host: HostNamespaces | None = None
         self.registry: Any = registry
         self.deps: Any = deps_namespace
         self._thread: _CellThread | None = None
@@ -217,38 +221,36 @@ class InProcessExecutor(ExecutorBase):
                 await self._start(storage)
 
     async def _start(self, storage: Any) -> None:
-        from .host import HostNamespaces
-
-        deps = getattr(self._deps_namespace, "_manager", self._deps_namespace)
-        if deps is None:
-            from ..deps.manager import deps_for
-
-            deps = deps_for(
-                storage,
-                python=sys.executable,
-                allow_runtime_deps=self.config.allow_runtime_deps,
-                configured=self.config.deps,
-                deps_file=self.config.deps_file,
-                installer=self.config.deps_installer,
-            )
-            # Packages installed at run time live in the overlay; the host's own install wins.
-            overlay = str(deps.installer.target)
-            if overlay not in sys.path:
-                sys.path.append(overlay)
-        self._host = await HostNamespaces.build(
-            storage,
-            tools_path=self.config.tools_path,
-            registry=self._registry,
-            artifacts=self._artifact_store,
-            skills=self._skill_library,
-            deps=deps,
-        )
+        self._host = await self._namespaces(storage)
         self.deps = self._host.deps
         self.registry = self._host.registry
+        if self.deps is not None:
+            # Packages installed at run time live in the overlay; the host's own install wins.
+            overlay = str(self.deps.installer.target)
+            if overlay not in sys.path:
+                sys.path.append(overlay)
         self._injected = self._host.in_code
         self._reset_globals()
         self._thread = _CellThread(f"py-code-mode-cell-{id(self):x}")
         self._started = True
+
+    def namespace_options(self) -> NamespaceOptions:
+        """Explicit objects given to the constructor win; deps install into this interpreter."""
+        from .host import NamespaceOptions
+
+        c = self.config
+        return NamespaceOptions(
+            tools_path=c.tools_path,
+            registry=self._registry,
+            artifacts=self._artifact_store,
+            skills=self._skill_library,
+            deps=getattr(self._deps_namespace, "_manager", self._deps_namespace),
+            python=sys.executable,
+            allow_runtime_deps=c.allow_runtime_deps,
+            deps_specs=c.deps,
+            deps_file=c.deps_file,
+            deps_installer=c.deps_installer,
+        )
 
     def _reset_globals(self) -> None:
         self._globals.clear()
@@ -265,8 +267,8 @@ class InProcessExecutor(ExecutorBase):
         self._closed = True
         async with self._start_lock:  # a start in flight finishes first, then is undone
             pass
-        if self._started and self._registry is None and self.registry is not None:
-            await self.registry.close()  # ours: close MCP connections and HTTP clients
+        if self._started and self._host is not None:
+            await self._host.aclose()  # close MCP connections and HTTP clients we opened
         if self._thread is not None:
             self._thread.stop()
             self._thread = None
@@ -376,7 +378,7 @@ class InProcessExecutor(ExecutorBase):
             async with asyncio.timeout(timeout):
                 result = await asyncio.shield(job.future)
         except TimeoutError:
-            assert timeout is not None
+            assert timeout is not None  # asyncio.timeout(None) never fires
             thread.interrupt(job)
             result = await self._stop_interrupted(thread, job)
             if result is None:

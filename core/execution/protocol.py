@@ -47,10 +47,31 @@ class Executor(Protocol):
 
 
 class ExecutorBase:
-    """What every built-in executor shares: ``async with`` and ``supports``."""
+    """What every built-in executor shares: ``async with``, ``supports``, and taking the
+    namespaces the Session assembled (``provide_namespaces``) instead of building its own."""
+
+    _provided: Any = None
 
     async def start(self, storage: Any = None) -> None:
         raise NotImplementedError
+
+    def namespace_options(self) -> Any:
+        """What this executor's settings say about the namespaces (a ``NamespaceOptions``)."""
+        raise NotImplementedError
+
+    def provide_namespaces(self, namespaces: Any) -> None:
+        """Run cells against these (assembled by the Session) when :meth:`start` comes."""
+        self._provided = namespaces
+
+    async def _namespaces(self, storage: Any) -> Any:
+        """The namespaces to run against: the provided ones, else assembled here by the same
+        function the Session uses (an executor started on its own)."""
+        provided, self._provided = self._provided, None
+        if provided is not None:
+            return provided
+        from .host import build_namespaces
+
+        return await build_namespaces(storage, self.namespace_options())
 
     async def close(self) -> None:
         raise NotImplementedError

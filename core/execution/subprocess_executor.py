@@ -25,11 +25,13 @@ from typing import Any
 
 from ..errors import WorkerError
 from ..types import ExecutionResult
-from .host import HostNamespaces
-from .protocol import Capability, ExecutorBase
-from .worker import DEFAULT_MAX_FRAME, DEFAULT_OUTPUT_LIMIT, HEADER, decode_data
+from ..worker.cells import DEFAULT_OUTPUT_LIMIT
+from ..worker.wire import DEFAULT_MAX_FRAME, HEADER, decode_data
+from .host import HostNamespaces, NamespaceOptions
+from .protocol import Capability, ExecutorBase, get_backend
 
-WORKER_PATH = Path(__file__).with_name("worker.py")
+#: The worker is launched by this path (``python -P``): a stdlib-only package, see worker/.
+WORKER_PATH = Path(__file__).resolve().parent.parent / "worker" / "__main__.py"
 _EOF: dict[str, Any] = {"op": "__eof__"}
 _MAX_QUEUED_FRAMES = 1000
 _STRAY_LIMIT = 64 * 1024
@@ -312,6 +314,7 @@ class WorkerProcess:
         pipe = self.transport.get_pipe_transport(0) if self.transport is not None else None
         if pipe is None or pipe.is_closing() or self._eof:
             raise WorkerError("The worker's channel is closed")
+        assert isinstance(pipe, asyncio.WriteTransport)
         pipe.write(HEADER.pack(len(data)) + data)
 
     def interrupt(self) -> None:
@@ -381,9 +384,7 @@ class SubprocessExecutor(ExecutorBase):
         cls, config: SubprocessConfig | None = None, *, registry: Any = None, sandbox: bool = False
     ) -> Any:
         if sandbox and cls is SubprocessExecutor:  # SubprocessExecutor(sandbox=True) is the sandbox
-            from .sandbox import SandboxExecutor
-
-            return super().__new__(SandboxExecutor)
+            return super().__new__(get_backend("sandbox"))
         return super().__new__(cls)
 
     def __init__(
@@ -410,24 +411,25 @@ class SubprocessExecutor(ExecutorBase):
                 await self._start(storage)
 
     async def _start(self, storage: Any) -> None:
-        from ..deps.manager import deps_for
-
-        deps = deps_for(
-            storage,
-            python=self.config.resolve_python(),
-            allow_runtime_deps=self.config.allow_runtime_deps,
-            configured=self.config.deps,
-            deps_file=self.config.deps_file,
-            installer=self.config.deps_installer,
-        )
-        self._host = await HostNamespaces.build(
-            storage, tools_path=self.config.tools_path, registry=self._registry, deps=deps
-        )
+        self._host = await self._namespaces(storage)
         self.registry = self._host.registry
-        self.deps = deps
+        self.deps = self._host.deps
         self._worker = await self._spawn()
         self._started = True
         self._warm_spare()
+
+    def namespace_options(self) -> NamespaceOptions:
+        """Deps install with the worker's interpreter; everything else from the storage."""
+        c = self.config
+        return NamespaceOptions(
+            tools_path=c.tools_path,
+            registry=self._registry,
+            python=c.resolve_python(),
+            allow_runtime_deps=c.allow_runtime_deps,
+            deps_specs=c.deps,
+            deps_file=c.deps_file,
+            deps_installer=c.deps_installer,
+        )
 
     def _worker_argv(self) -> list[str]:
         assert self._host is not None
@@ -528,8 +530,8 @@ class SubprocessExecutor(ExecutorBase):
         self._closed = True
         self._started = False
         await self._discard_worker()
-        if was_started and self._registry is None and self.registry is not None:
-            await self.registry.close()
+        if was_started and self._host is not None:
+            await self._host.aclose()
         if self._spare is not None:
             # Let a starting spare finish (it takes milliseconds) so that it can be killed;
             # cancelling it mid-start would orphan the process.
@@ -658,6 +660,9 @@ class SubprocessExecutor(ExecutorBase):
                     await worker.send({"op": "rpc_result", "id": frame.get("id"), **reply})
                 except WorkerError:
                     continue  # the EOF frame follows
+            elif op == "note":
+                assert self._host is not None
+                await self._host.note(frame.get("ns"), frame.get("method"), frame.get("args"))
             elif op == "result" and frame.get("id") == run_id:
                 return self._result(frame, worker, timeout if interrupted else None)
 

@@ -17,6 +17,7 @@ LanceDB and the embedder are imported on first use, never at ``import py_code_mo
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -551,3 +552,9 @@ def query_text(query: str) -> str:
     """The words of a query, with snake_case names split (``list_github_issues`` matches the
     name's words in both BM25 and the embedder)."""
     return " ".join(_WORD.findall((query or "").replace("_", " ")))
+
+
+def content_hash(name: str, description: str, source: str) -> str:
+    """The key that tells whether a document changed (skills and tools alike)."""
+    digest = hashlib.sha256(f"{name}\x00{description}\x00{source}".encode())
+    return digest.hexdigest()[:32]

@@ -6,8 +6,10 @@ search (only changed skills are re-embedded), so a skill file dropped into ``ski
 
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +41,11 @@ class SkillLibrary:
 
     # --- reading -----------------------------------------------------------------------------
 
-    def list(self) -> list[Skill]:
+    def list(self) -> builtins.list[Skill]:
         """Every skill, by name."""
         return list(self.store.scan().values())
 
-    def names(self) -> list[str]:
+    def names(self) -> builtins.list[str]:
         return list(self.store.scan())
 
     def get(self, name: str) -> Skill | None:
@@ -74,7 +76,7 @@ class SkillLibrary:
 
     remove = delete
 
-    def history(self, name: str) -> list[SkillVersion]:
+    def history(self, name: str) -> builtins.list[SkillVersion]:
         versions = self.store.history(name)
         if not versions:
             raise SkillNotFoundError(name)
@@ -156,7 +158,7 @@ class SkillLibrary:
         if warming is not None and warming is not threading.current_thread():
             warming.join()
 
-    def search(self, query: str, limit: int = 5) -> list[Skill]:
+    def search(self, query: str, limit: int = 5) -> builtins.list[Skill]:
         """The skills that best match ``query`` (hybrid BM25 + vector search).
 
         An empty query returns the most used skills. Raises
@@ -183,3 +185,31 @@ class SkillLibrary:
         if name is not None:
             return stub(self.require(name))
         return "\n\n".join(stub(s) for s in self.list())
+
+
+_LIBRARIES: weakref.WeakKeyDictionary[Any, SkillLibrary] = weakref.WeakKeyDictionary()
+_LIBRARIES_LOCK = threading.Lock()
+
+
+def library_for(storage: Any) -> SkillLibrary:
+    """The searchable skill library over a storage backend's skill store (one per storage).
+
+    Storage keeps skills; the search index is derived data, assembled here above it: under the
+    storage's ``index_path`` (FileStorage: ``{base}/.code-mode/index``) or, for shared backends,
+    its process-local ``cache_path``. A storage with no skill store of its own but a
+    ``get_skill_library()`` (a custom backend) keeps its library.
+    """
+    get_store = getattr(storage, "get_skill_store", None)
+    if get_store is None:
+        return storage.get_skill_library()  # type: ignore[no-any-return]
+    with _LIBRARIES_LOCK:
+        library = _LIBRARIES.get(storage)
+        if library is None:
+            root = getattr(storage, "index_path", None) or getattr(storage, "cache_path", None)
+            library = SkillLibrary(
+                get_store(),
+                index_path=Path(root) / "index" if root is not None else None,
+                embedder=getattr(storage, "embedder", None),
+            )
+            _LIBRARIES[storage] = library
+        return library

@@ -6,7 +6,6 @@ Validation is static (AST only): a skill's source is never executed on the host 
 from __future__ import annotations
 
 import ast
-import hashlib
 import keyword
 import re
 from datetime import datetime
@@ -16,6 +15,7 @@ from pydantic import Field
 
 from ..errors import SkillValidationError
 from ..schema import FunctionSchema, first_paragraph, parse_docstring, schema_from_source
+from ..search.index import content_hash
 from ..types import Record
 
 MAX_NAME_LENGTH = 64
@@ -54,11 +54,6 @@ def validate_skill_name(name: object) -> str:
             skill_name=name,
         )
     return name
-
-
-def content_hash(name: str, description: str, source: str) -> str:
-    digest = hashlib.sha256(f"{name}\x00{description}\x00{source}".encode())
-    return digest.hexdigest()[:32]
 
 
 class SkillStats(Record):
