@@ -112,7 +112,15 @@ CASES = [
         SANDBOX,
         setup={"PCM_HOSTILE_SECRET": "s3cret"},
     ),
-    Case("read /etc/shadow", "open('/etc/shadow').read()", err("PermissionError"), SANDBOX),
+    Case(
+        "read /etc/shadow",
+        "open('/etc/shadow').read()",
+        lambda r: (
+            r.error is not None
+            and r.error.split(":")[0] in ("PermissionError", "FileNotFoundError")
+        ),
+        SANDBOX,
+    ),
     Case(
         "list /root",
         "import os\n[p for p in os.listdir('/root') if not p.startswith('.pyenv')]",
