@@ -77,6 +77,7 @@ CASES = [
         lambda r: r.error is None and r.repr is not None and len(r.repr) < 200_000,
         ISOLATED,
         safe_on=ISOLATED,
+        timeout=15.0,  # about the value's size, not speed: ~1 s of work, more on a busy machine
     ),
     Case(
         "os._exit", "import os\nos._exit(7)", err("worker process died"), ISOLATED, safe_on=ISOLATED

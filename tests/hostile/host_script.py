@@ -3,7 +3,7 @@
     python host_script.py '{"executor": "sandbox", "base": "...", "cells": ["1 + 1"], ...}'
 
 Starts one Session, runs the cells in order and prints one JSON line: a list of
-``{value, repr, error}`` per cell. Job fields: ``executor`` (sandbox | subprocess), ``base``,
+``{value, repr, error}`` per cell. Job fields: ``executor`` (sandbox | subprocess | container), ``base``,
 ``cells``, ``config`` (executor config fields), ``installer`` (PackageInstaller fields),
 ``wait_spare`` (let the warm spare finish starting before the first cell), ``timeout``.
 """
@@ -15,7 +15,14 @@ import json
 import sys
 from typing import Any
 
-from py_code_mode import FileStorage, SandboxExecutor, Session, SubprocessExecutor
+from py_code_mode import (
+    ContainerConfig,
+    ContainerExecutor,
+    FileStorage,
+    SandboxExecutor,
+    Session,
+    SubprocessExecutor,
+)
 from py_code_mode.deps import PackageInstaller
 from py_code_mode.execution import SandboxConfig, SubprocessConfig
 
@@ -34,6 +41,8 @@ async def main(job: dict[str, Any]) -> list[dict[str, Any]]:
         options["deps_installer"] = PackageInstaller(**job["installer"])
     if job["executor"] == "sandbox":
         executor: SubprocessExecutor = SandboxExecutor(SandboxConfig(**options))
+    elif job["executor"] == "container":
+        executor = ContainerExecutor(ContainerConfig(**options))
     else:
         executor = SubprocessExecutor(SubprocessConfig(**options))
     out = []

@@ -100,6 +100,18 @@ class Host:
             raise AssertionError(f"the {self.kind} host failed ({proc.returncode}):\n{proc.stderr}")
         return list(json.loads(proc.stdout.strip().splitlines()[-1]))
 
+    def run_battery(self, kind: str, names: list[str], timeout: float = 900) -> dict[str, Any]:
+        """Run hostile cases against ``kind`` with this host; ``{case: {held, detail}}``."""
+        proc = subprocess.run(
+            self.argv([sys.executable, str(HERE / "battery_script.py"), kind, str(self.scratch),
+                       *names]),
+            env=self.environ({"PYTHONPATH": str(HERE)}), cwd=str(self.scratch),
+            capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            raise AssertionError(f"the {self.kind} host failed ({proc.returncode}):\n{proc.stderr}")
+        return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
 
 def _grant_search(paths: list[Path]) -> list[tuple[Path, int]]:
     """Add o+x to directories on the way to ``paths`` that lack it; return (dir, old mode)."""

@@ -359,12 +359,27 @@ def _deps_job(host: Host, executor: str) -> tuple[dict[str, object], Path, str]:
     return job, marker, good
 
 
-@pytest.mark.parametrize("executor", ["subprocess", "sandbox"])
+def _container_problem() -> str | None:
+    from py_code_mode.execution.container import DEFAULT_IMAGE, docker_problem, image_present
+
+    problem = docker_problem()
+    if problem is None and not image_present(DEFAULT_IMAGE):
+        problem = f"image {DEFAULT_IMAGE} is not built (.ci/run builds it)"
+    return problem
+
+
+@pytest.mark.parametrize("executor", ["subprocess", "sandbox", "container"])
 def test_deps_add_never_builds_a_package_on_the_host(host: Host, executor: str) -> None:
     """``deps.add`` of a package that only has a source distribution is refused: building it
     would run its setup.py on the host. Wheels still install and import."""
     if executor == "sandbox" and SANDBOX_PROBLEM:
         pytest.skip(f"sandbox unavailable: {SANDBOX_PROBLEM}")
+    if executor == "container":
+        if host.switch:
+            pytest.skip("the unprivileged test uid has no access to the Docker daemon")
+        problem = _container_problem()
+        if problem is not None:
+            pytest.skip(f"no container runtime: {problem}")
     job, marker, good = _deps_job(host, executor)
     refused, installed, imported = host.run_session(job, timeout=400)
     assert not marker.exists(), f"the package's setup.py ran on the host: {marker.read_text()}"
