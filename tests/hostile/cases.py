@@ -110,6 +110,15 @@ CASES = [
         "host environment",
         "import os\nos.environ.get('PCM_HOSTILE_SECRET')",
         value_is(None),
+        ISOLATED,
+        setup={"PCM_HOSTILE_SECRET": "s3cret"},
+    ),
+    Case(
+        "host environment via /proc",
+        "import os\nfound = []\nfor pid in os.listdir('/proc'):\n    try:\n"
+        "        if b's3cret' in open(f'/proc/{pid}/environ', 'rb').read():\n"
+        "            found.append(pid)\n    except (OSError, ValueError):\n        pass\nfound",
+        value_is([]),
         SANDBOX,
         setup={"PCM_HOSTILE_SECRET": "s3cret"},
     ),
@@ -126,6 +135,21 @@ CASES = [
         "list /root",
         "import os\n[p for p in os.listdir('/root') if not p.startswith('.pyenv')]",
         lambda r: r.error is not None or r.value == [],
+        SANDBOX,
+    ),
+    Case(
+        "read a file outside the allow-list",
+        "open(OUTSIDE_FILE).read()",
+        lambda r: r.error is not None,
+        SANDBOX,
+    ),
+    Case(
+        "connect to host unix sockets",
+        "import socket\nreached = []\nfor address in UNIX_SOCKETS:\n"
+        "    s = socket.socket(socket.AF_UNIX)\n    try:\n        s.connect(address)\n"
+        "        reached.append(address)\n    except OSError:\n        pass\n"
+        "    finally:\n        s.close()\nreached",
+        value_is([]),
         SANDBOX,
     ),
     Case(
@@ -164,6 +188,13 @@ CASES = [
         "x = []\nfor _ in range(100_000):\n    x = [x]\nx",
         lambda r: r.error is None and r.value is None,
         ISOLATED,
+    ),
+    Case(
+        "deps.add of a source-only package",
+        "deps.add('pcm_hostile_sdist')",
+        err("DependencyError"),  # and, checked after every case: nothing built on the host
+        ISOLATED,
+        timeout=120.0,
     ),
     Case("recursion to the limit", "def f():\n    return f()\nf()", err("RecursionError"), ALL),
 ]

@@ -472,3 +472,48 @@ def test_worker_dies_with_a_killed_cli(host: Host, executor: str, sig: signal.Si
                 os.kill(pid, signal.SIGKILL)
         assert cli.stderr is not None
         cli.stderr.close()
+
+
+# --- what the allow-list shows ----------------------------------------------------------------
+
+
+@needs_sandbox
+async def test_operator_paths_are_shown_and_the_storage_inside_them_is_not(tmp_path: Path) -> None:
+    """``ro_paths`` exposes a folder read-only; a storage folder inside it stays masked, and the
+    deps overlay inside that storage folder is back on the worker's path."""
+    from wheels import build_wheel
+
+    from py_code_mode.deps import PackageInstaller
+
+    shared = tmp_path / "shared"
+    (shared / "data").mkdir(parents=True)
+    (shared / "data" / "table.csv").write_text("a,b\n1,2\n")
+    wheelhouse = build_wheel(tmp_path / "wheels", "pcm_masked_dep").parent
+    installer = PackageInstaller(find_links=[str(wheelhouse)], no_index=True, timeout=120)
+    config = SandboxConfig(ro_paths=(str(shared),), deps_installer=installer)
+    storage = FileStorage(shared / "agent")
+    async with Session(storage=storage, executor=SandboxExecutor(config)) as session:
+        await session.run("artifacts.save('plan.json', {'secret': 1})")
+        data = await session.run(f"open({str(shared / 'data' / 'table.csv')!r}).read()")
+        listing = await session.run(f"import os\nos.listdir({str(shared / 'agent')!r})")
+        write = await session.run(f"open({str(shared / 'data' / 'new.txt')!r}, 'w')")
+        added = await session.run("deps.add('pcm_masked_dep').installed")
+        imported = await session.run("import pcm_masked_dep\npcm_masked_dep.VALUE")
+    assert data.value == "a,b\n1,2\n", data.error
+    assert listing.error is None and listing.value == [".deps"], listing.error or listing.value
+    assert write.error is not None and "Read-only file system" in write.error
+    assert added.value == ["pcm-masked-dep"], added.error
+    assert imported.value == 42, imported.error
+
+
+@needs_sandbox
+async def test_a_different_interpreter_brings_its_own_library_folders(tmp_path: Path) -> None:
+    """The allow-list follows the worker's interpreter (asked once), not the host's."""
+    other = shutil.which("python3", path="/usr/bin:/usr/local/bin")
+    if other is None or Path(other).resolve() == Path(sys.executable).resolve():
+        pytest.skip("no second Python interpreter on this machine")
+    config = SandboxConfig(python_executable=other)
+    async with Session(storage=FileStorage(tmp_path), executor=SandboxExecutor(config)) as session:
+        result = await session.run("import sys, json, sqlite3\nsys.executable, sys.prefix")
+    assert result.error is None, result.error
+    assert result.value[0] == other
