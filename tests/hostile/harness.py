@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -27,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: wheel
 from wheels import build_sdist  # noqa: E402
 
 VICTIM = "def run():\n    return 'untouched'\n"
+SECRET_ENV = {"PCM_HOSTILE_SECRET": "s3cret"}
 SDIST = "pcm_hostile_sdist"  # a package with only a source distribution: building it marks
 
 
@@ -48,7 +50,8 @@ def make(kind: str, wheelhouse: Path | None = None) -> Any:
 class Bait:
     """What a case may go after, outside the storage: a world-readable file and a
     world-connectable unix socket in /var/tmp (outside /tmp, /home and the like), an abstract
-    unix socket, and a source package whose build would mark the attack folder."""
+    unix socket, a process holding a secret in its environment, and a source package whose
+    build would mark the attack folder."""
 
     def __init__(self, folder: Path) -> None:
         self.outside = Path(tempfile.mkdtemp(prefix="pcm-hostile-", dir="/var/tmp"))
@@ -65,6 +68,11 @@ class Bait:
             listener.listen(16)
             self.listeners.append(listener)
         os.chmod(self.socket, 0o777)
+        # Another process of the host's user that started with a secret in its environment
+        # (as the host itself does when its API keys are exported before it starts).
+        self.holder = subprocess.Popen(
+            ["sleep", "600"], env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **SECRET_ENV}
+        )
         self.marker = folder / "built-on-the-host"
         self.wheelhouse = folder / "wheelhouse"
         build_sdist(self.wheelhouse, SDIST, self.marker)
@@ -75,6 +83,8 @@ class Bait:
         )
 
     def close(self) -> None:
+        self.holder.kill()
+        self.holder.wait(timeout=10)
         for listener in self.listeners:
             listener.close()
         shutil.rmtree(self.outside, ignore_errors=True)
