@@ -517,3 +517,24 @@ async def test_a_different_interpreter_brings_its_own_library_folders(tmp_path: 
         result = await session.run("import sys, json, sqlite3\nsys.executable, sys.prefix")
     assert result.error is None, result.error
     assert result.value[0] == other
+
+
+@needs_sandbox
+async def test_network_true_shares_the_hosts_network(tmp_path: Path) -> None:
+    """``network=True`` is the documented exception: the host's network namespace (its
+    loopback services included) and its name resolution."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    code = (
+        f"import socket\nsocket.create_connection(('localhost', {port}), timeout=5).close()\n'ok'"
+    )
+    try:
+        async with Session(
+            storage=FileStorage(tmp_path), executor=SandboxExecutor(SandboxConfig(network=True))
+        ) as session:
+            result = await session.run(code)
+    finally:
+        listener.close()
+    assert result.value == "ok", result.error
