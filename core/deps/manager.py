@@ -90,8 +90,13 @@ def deps_for(
     configured: tuple[str, ...] | list[str] | None = None,
     deps_file: Any = None,
     installer: PackageInstaller | None = None,
+    source_builds: bool = True,
 ) -> DepsManager:
-    """The deps of a session: recorded in the storage, installed into its overlay folder."""
+    """The deps of a session: recorded in the storage, installed into its overlay folder.
+
+    ``source_builds=False`` (executors whose code runs outside the host process): pip installs
+    wheels only, so no code of a package the session's code chose runs on the host; an
+    operator's ``PackageInstaller(allow_source_builds=...)`` overrides it."""
     from pathlib import Path
 
     from .store import FileDepsStore
@@ -107,7 +112,9 @@ def deps_for(
     else:
         store = MemoryDepsStore()
         overlay = None
-    installer = (installer or PackageInstaller()).bound(python=python, target=overlay)
+    installer = (installer or PackageInstaller()).bound(
+        python=python, target=overlay, source_builds=source_builds
+    )
     return DepsManager(
         store, installer, allow_runtime_deps=allow_runtime_deps, configured=list(configured or ())
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import subprocess
 import uuid
@@ -168,9 +169,9 @@ class ContainerExecutor(SubprocessExecutor):
         ]
 
     def _worker_env(self) -> dict[str, str]:
-        env = super()._worker_env()
-        env.pop("MALLOC_ARENA_MAX", None)
-        return env
+        # This is the docker client's environment (DOCKER_HOST, its config in HOME), not the
+        # container's: the worker gets only ``ContainerConfig.environment`` (``-e``).
+        return dict(os.environ)
 
     async def _spawn(self) -> WorkerProcess:
         try:

@@ -46,6 +46,7 @@ class NamespaceOptions:
     deps_specs: tuple[str, ...] | None = None
     deps_file: Path | str | None = None
     deps_installer: Any = None
+    source_builds: bool = True  # False: wheels only (code runs outside the host process)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -201,6 +202,7 @@ async def build_namespaces(storage: Any, options: NamespaceOptions | None = None
             configured=options.deps_specs,
             deps_file=options.deps_file,
             installer=options.deps_installer,
+            source_builds=options.source_builds,
         )
     return HostNamespaces(
         artifacts=artifacts, skills=skills, tools=registry, deps=deps, owns_registry=owns_registry

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fnmatch
+import functools
 import json
 import os
 import re
@@ -18,6 +20,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +40,20 @@ _EOF: dict[str, Any] = {"op": "__eof__"}
 _MAX_QUEUED_FRAMES = 1000
 _STRAY_LIMIT = 64 * 1024
 _VERSION_RE = re.compile(r"^\d+\.\d+$")
+
+
+@functools.cache
+def _die_with_parent() -> tuple[str, ...]:
+    """A launcher that sets PR_SET_PDEATHSIG, then execs the worker: util-linux's setpriv
+    (2.33+, Linux). Elsewhere, nothing (the worker then stops when it reads the closed channel)."""
+    setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+    if setpriv is None:
+        return ()
+    try:
+        usage = subprocess.run([setpriv, "--help"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    return (setpriv, "--pdeathsig", "KILL", "--") if "--pdeathsig" in usage.stdout else ()
 
 
 def _cache_home() -> Path:
@@ -429,6 +447,7 @@ class SubprocessExecutor(ExecutorBase):
             deps_specs=c.deps,
             deps_file=c.deps_file,
             deps_installer=c.deps_installer,
+            source_builds=False,  # no package build code chosen by the worker runs on the host
         )
 
     def _worker_argv(self) -> list[str]:
@@ -454,8 +473,30 @@ class SubprocessExecutor(ExecutorBase):
         target.mkdir(parents=True, exist_ok=True)
         return [str(target)]
 
+    #: Host environment variables a worker keeps (``LC_*``-style patterns): what the
+    #: interpreter, the locale and TLS need, never credentials. ``config.env`` adds more.
+    ENV_ALLOW: tuple[str, ...] = (
+        "PATH", "LANG", "LANGUAGE", "LC_*", "TZ", "TMPDIR", "LD_LIBRARY_PATH", "PYTHONPATH",
+        "PYTHONHOME", "PYTHONUTF8", "PYTHONIOENCODING", "PYTHONHASHSEED", "PYTHONWARNINGS",
+        "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "PYTHONNOUSERSITE", "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+    )  # fmt: skip
+
     def _worker_env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        """The worker's environment, built from an allow-list: secrets in the host's
+        environment (an API key, a tool's ``${VAR}`` credential) stay on the host. HOME is a
+        private folder of this executor (removed with it), so the code neither writes into
+        the user's dotfiles nor has libraries pick up credentials from them."""
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if any(fnmatch.fnmatchcase(key, pattern) for pattern in self.ENV_ALLOW)
+        }
+        home = getattr(self, "_worker_home", None)
+        if home is None:
+            home = self._worker_home = tempfile.mkdtemp(prefix="py-code-mode-home-")
+            weakref.finalize(self, shutil.rmtree, home, True)
+        env["HOME"] = home
         env.update(self.config.env or {})
         if self.config.memory_limit_mb:
             env.setdefault("MALLOC_ARENA_MAX", "2")  # fewer arenas: normal code fits the limit
@@ -464,7 +505,9 @@ class SubprocessExecutor(ExecutorBase):
     async def _spawn(self) -> WorkerProcess:
         cwd = str(self.config.cwd) if self.config.cwd is not None else None
         return await WorkerProcess.spawn(
-            self._worker_argv(),
+            # The worker dies with this process, whatever kills it (SIGTERM, SIGHUP, SIGKILL):
+            # the kernel signals it when the thread that started it exits (PR_SET_PDEATHSIG).
+            [*_die_with_parent(), *self._worker_argv()],
             self._worker_env(),
             cwd,
             self.config.max_frame_bytes,
