@@ -32,6 +32,16 @@ UNUSED_FIELDS: dict[tuple[str, str], str] = {
 }
 
 
+#: Exception classes the reference exported that py-code-mode never raises, and why. They stay
+#: in ``py_code_mode.errors`` so that ``except`` clauses written for the reference still import.
+NEVER_RAISED: dict[str, str] = {
+    "SkillExecutionError": "a skill's own exception reaches the caller unchanged",
+    "RPCError": "host-side failures reach worker code as ToolError, SkillError, ArtifactError "
+    "or DepsError",
+    "RPCTransportError": "a broken worker channel ends the run with a WorkerError result",
+}
+
+
 class CompatibilityWarning(UserWarning):
     """A setting from the reference project that has no effect here."""
 

@@ -40,11 +40,16 @@ class WorkerError(ExecutionError):
 
 
 class RPCError(CodeModeError):
-    """A call from the worker to the host failed."""
+    """A call from the worker to the host failed.
+
+    Kept so that the reference's ``except RPCError`` clauses still import: host-side failures
+    reach worker code as the NamespaceError family (ToolError, SkillError, ...), and a broken
+    channel ends the run with a WorkerError result instead (see compat.NEVER_RAISED)."""
 
 
 class RPCTransportError(RPCError):
-    """The channel between worker and host broke or carried a malformed frame."""
+    """The channel between worker and host broke or carried a malformed frame (kept for the
+    reference's except clauses; not raised, see compat.NEVER_RAISED)."""
 
 
 class SessionError(CodeModeError, RuntimeError):
@@ -218,7 +223,8 @@ class SkillSyntaxError(SkillValidationError, SyntaxError):
 
 
 class SkillExecutionError(SkillError):
-    """A skill raised while running."""
+    """A skill raised while running (kept for the reference's except clauses; not raised: the
+    skill's own exception reaches the caller unchanged, see compat.NEVER_RAISED)."""
 
 
 class ArtifactNotFoundError(ArtifactError, KeyError):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..compat import warn_unused
 from ..types import ExecutionResult
 from ..worker.cells import (
     DEFAULT_OUTPUT_LIMIT,
@@ -31,7 +32,7 @@ from ..worker.cells import (
     execute_cell,
     safe_repr,
 )
-from .protocol import Capability, ExecutorBase
+from .protocol import Capability, ExecutorBase, validate_timeout
 
 if TYPE_CHECKING:
     from .host import HostNamespaces, NamespaceOptions
@@ -91,8 +92,8 @@ class InProcessConfig:
     deps_installer: Any = None  # a PackageInstaller (find_links, index_url, timeout, ...)
 
     def __post_init__(self) -> None:
-        if self.default_timeout is not None and self.default_timeout <= 0:
-            raise ValueError("default_timeout must be > 0 or None")
+        validate_timeout(self.default_timeout, "default_timeout")
+        warn_unused(self)
         if self.deps is not None and not isinstance(self.deps, tuple):
             object.__setattr__(self, "deps", tuple(self.deps))
 
@@ -194,6 +195,8 @@ class InProcessExecutor(ExecutorBase):
         default_timeout: float | None = 30.0,
         config: InProcessConfig | None = None,
     ) -> None:
+        if isinstance(registry, InProcessConfig):  # the reference docs' InProcessExecutor(config)
+            config, registry = registry, None
         self.config = config or InProcessConfig(default_timeout=default_timeout)
         self._registry = registry
         self._skill_library = skill_library
@@ -324,7 +327,7 @@ class InProcessExecutor(ExecutorBase):
         )
 
     async def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
-        refused = await self._prepare_run(code)
+        refused = await self._prepare_run(code, timeout)
         if refused is not None:
             return refused
         if timeout is None:

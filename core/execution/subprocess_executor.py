@@ -27,12 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..compat import warn_unused
 from ..errors import WorkerError
 from ..types import ExecutionResult
 from ..worker.cells import DEFAULT_OUTPUT_LIMIT
 from ..worker.wire import DEFAULT_MAX_FRAME, HEADER, decode_data
 from .host import HostNamespaces, NamespaceOptions
-from .protocol import Capability, ExecutorBase, get_backend
+from .protocol import Capability, ExecutorBase, get_backend, validate_timeout
 
 #: The worker is launched by this path (``python -P``): a stdlib-only package, see worker/.
 WORKER_PATH = Path(__file__).resolve().parent.parent / "worker" / "__main__.py"
@@ -103,8 +104,8 @@ class SubprocessConfig:
             raise ValueError(f"python_version must look like '3.12', got {self.python_version!r}")
         if self.startup_timeout <= 0:
             raise ValueError("startup_timeout must be > 0")
-        if self.default_timeout is not None and self.default_timeout <= 0:
-            raise ValueError("default_timeout must be > 0 or None")
+        validate_timeout(self.default_timeout, "default_timeout")
+        warn_unused(self)
         if self.venv_dir is not None and self.venv_path is None:
             object.__setattr__(self, "venv_path", self.venv_dir)
         if self.deps is not None and not isinstance(self.deps, tuple):
@@ -607,7 +608,7 @@ class SubprocessExecutor(ExecutorBase):
     # --- running -----------------------------------------------------------------------------
 
     async def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
-        refused = await self._prepare_run(code)
+        refused = await self._prepare_run(code, timeout)
         if refused is not None:
             return refused
         if timeout is None:
