@@ -167,3 +167,29 @@ def test_run_ctrl_c_stops_the_run_and_shows_its_output(tmp_path: Path, executor:
     assert proc.returncode == 130
     assert "progress 1" in out
     assert err.rstrip().endswith("KeyboardInterrupt") and "CancelledError" not in err
+
+
+def test_repl_input_reads_the_terminal_in_process(tmp_path: Path) -> None:
+    proc, master = _repl(tmp_path, "inprocess")
+    try:
+        _read_until(master, b">>> ")
+        os.write(master, b"name = input('name? ')\n")
+        _read_until(master, b"name? ")  # the prompt reaches the terminal while the cell waits
+        os.write(master, b"Ada\n")
+        _read_until(master, b">>> ")
+        os.write(master, b"name.upper()\n")
+        assert b"'ADA'" in _read_until(master, b"'ADA'")
+        os.write(master, b"exit()\n")
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+
+
+@pytest.mark.parametrize("executor", ["inprocess", "subprocess"])
+def test_input_without_a_terminal_says_so(tmp_path: Path, executor: str) -> None:
+    proc = cli("run", "-c", "input('name? ')", "--base", str(tmp_path), "--executor", executor,
+               stdin=subprocess.DEVNULL)  # fmt: skip
+    assert proc.returncode == 1
+    assert "EOFError: input() cannot read here" in proc.stderr, proc.stderr

@@ -74,6 +74,24 @@ def _install_routers() -> None:
         sys.stderr = _StreamRouter(sys.stderr, 1)  # type: ignore[assignment]
 
 
+def terminal_input(prompt: object = "") -> str:
+    """``input()`` for in-process cells: reads the terminal when there is one (the prompt goes
+    straight to it, not into the captured output); otherwise says it cannot — a server's stdin
+    (an MCP stdio stream) must never be read by user code."""
+    stdin, stdout = sys.__stdin__, sys.__stdout__
+    if stdin is None or stdout is None or not stdin.isatty():
+        raise EOFError(
+            "input() cannot read here: no terminal is attached to this process; pass the data "
+            "in a variable, a file or an artifact instead"
+        )
+    stdout.write(str(prompt))
+    stdout.flush()
+    line = stdin.readline()
+    if not line:
+        raise EOFError("EOF when reading a line")
+    return line.rstrip("\n")
+
+
 class CellTimeout(BaseException):
     """Raised inside a cell's thread when its run timed out."""
 
@@ -257,7 +275,9 @@ class InProcessExecutor(ExecutorBase):
 
     def _reset_globals(self) -> None:
         self._globals.clear()
-        self._globals.update({"__name__": "__main__", "__builtins__": __builtins__})
+        self._globals.update(
+            {"__name__": "__main__", "__builtins__": __builtins__, "input": terminal_input}
+        )
         self._globals.update(self._injected)
 
     async def reset(self) -> None:

@@ -9,6 +9,7 @@ a store itself.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import os
@@ -302,6 +303,15 @@ class Worker:
             self.channel.send(reply)
 
 
+def _no_terminal_input(prompt: object = "") -> str:
+    """``input()`` in a worker: there is no terminal to read, so say so (an EOFError, as
+    ``input()`` raises at the end of its input)."""
+    raise EOFError(
+        "input() cannot read here: the code runs in a worker process without a terminal; "
+        "pass the data in a variable, a file or an artifact instead"
+    )
+
+
 def main(argv: list[str]) -> int:
     config = json.loads(argv[1]) if len(argv) > 1 else {}
     in_fd, out_fd = os.dup(0), os.dup(1)
@@ -309,6 +319,7 @@ def main(argv: list[str]) -> int:
     os.dup2(devnull, 0)
     os.dup2(2, 1)  # stray fd-level output joins stderr, which the host drains
     sys.stdin = open(0, closefd=False)  # noqa: SIM115
+    builtins.input = _no_terminal_input
     for path in config.get("sys_path") or []:
         if path not in sys.path:
             sys.path.append(path)  # the deps overlay: the interpreter's own packages win
