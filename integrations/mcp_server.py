@@ -33,6 +33,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+from jsonschema.validators import validator_for
 from mcp.server import MCPServer
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context
@@ -184,6 +187,12 @@ def _fingerprint_tools(ops: Iterable[Operation]) -> tuple[Any, ...]:
 
 def _fingerprint_artifacts(listed: Iterable[dict[str, Any]]) -> tuple[Any, ...]:
     return tuple(sorted((str(a.get("name")), str(a.get("created_at"))) for a in listed))
+
+
+def _validator(schema: dict[str, Any]) -> Any:
+    """A JSON Schema validator for the schema's dialect (2020-12 unless it names another)."""
+    cls = validator_for(schema, default=Draft202012Validator)
+    return cls(schema)
 
 
 def artifact_uri(name: str) -> str:
@@ -344,6 +353,7 @@ class CodeModeMCPServer:
         # A never-started Session serves listings that only need the storage.
         self.browser = session_factory()
         self.offered: dict[str, Operation] = {}
+        self._validators: dict[str, Any] = {}
         self._offered_print: tuple[Any, ...] = ()
         self._set_offered(
             offered_operations(
@@ -478,6 +488,17 @@ class CodeModeMCPServer:
     def _set_offered(self, ops: list[Operation]) -> None:
         self.offered = {op.name: op for op in ops}
         self._offered_print = _fingerprint_tools(ops)
+        self._validators = {op.name: _validator(op.input_schema()) for op in ops}
+
+    def schema_problem(self, op: Operation, arguments: dict[str, Any]) -> str | None:
+        """Why ``arguments`` do not match the input schema the tool declares (None if they
+        do): clients are held to what ``tools/list`` promised, skills' schemas included."""
+        validator = self._validators.get(op.name) or _validator(op.input_schema())
+        error = best_match(validator.iter_errors(arguments))
+        if error is None:
+            return None
+        where = ".".join(str(p) for p in error.absolute_path) or "arguments"
+        return f"invalid arguments for {op.name}: {where}: {error.message}"
 
     async def refresh_tools(self) -> None:
         """Re-read the saved skills into the offered tools (storage work, in a thread)."""
@@ -498,6 +519,10 @@ class CodeModeMCPServer:
         self, op: Operation, arguments: dict[str, Any] | None, ctx: Context | None
     ) -> CallToolResult:
         """Run one operation for the calling client and render the result as MCP content."""
+        arguments = arguments or {}
+        problem = self.schema_problem(op, arguments)
+        if problem is not None:
+            return _error_result(f"Error: {problem}")
         try:
             key = self.client_key(ctx)
             client = await self._checkout(key)
