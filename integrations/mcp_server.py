@@ -39,6 +39,7 @@ from jsonschema.validators import validator_for
 from mcp.server import MCPServer
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context
+from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
     INVALID_PARAMS,
@@ -603,6 +604,7 @@ class CodeModeMCPServer:
         self.needs_client_identity = not self.shared_session
         app = self.server.streamable_http_app(
             host=host,
+            transport_security=transport_security(host),
             # MCP sessions without a Python one yet (a client that only listed tools) are
             # cheap; the SDK caps them at a multiple of the Session limit.
             max_sessions=4 * self.max_sessions,
@@ -633,6 +635,21 @@ class CodeModeMCPServer:
             await uvicorn.Server(config).serve()
         finally:
             await self.close()
+
+
+def transport_security(host: str) -> TransportSecuritySettings | None:
+    """DNS-rebinding protection for a loopback host (any of 127.0.0.0/8, ``::1``,
+    ``localhost``; the SDK itself only knows three spellings): ``Host`` must name the
+    loopback with a port, ``Origin`` (when sent) must be ``http://`` on the loopback. A
+    public bind cannot know the names clients use, so it gets no such check."""
+    if not is_loopback(host):
+        return None
+    names = {"127.0.0.1", "localhost", "[::1]", f"[{host}]" if ":" in host else host}
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[f"{n}:*" for n in sorted(names)],
+        allowed_origins=[f"http://{n}:*" for n in sorted(names)],
+    )
 
 
 def check_http_settings(host: str, token: str | None, allow_no_token: bool) -> None:

@@ -54,11 +54,16 @@ class HTTPServer:
 
 @contextmanager
 def http_server(
-    base: Path, *extra: str, token: str | None = TOKEN, env: dict[str, str] | None = None
+    base: Path,
+    *extra: str,
+    token: str | None = TOKEN,
+    env: dict[str, str] | None = None,
+    host: str = "127.0.0.1",
 ) -> Iterator[HTTPServer]:
     """``py-code-mode mcp --http`` on a free loopback port, up until the port answers."""
     port = free_port()
     args = [PY, "-m", "py_code_mode", "mcp", "--base", str(base), "--http", "--port", str(port)]
+    args += ["--host", host]
     if token is not None:
         args += ["--token", token]
     log = base.parent / f"mcp-http-{port}.stderr"
@@ -70,12 +75,12 @@ def http_server(
             stderr=err,
             env={**os.environ, **(env or {})},
         )
-    server = HTTPServer(f"http://127.0.0.1:{port}/mcp", proc, log)
+    server = HTTPServer(f"http://{host}:{port}/mcp", proc, log)
     try:
         deadline = time.monotonic() + 60
         while True:
             with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
+                if s.connect_ex((host, port)) == 0:
                     break
             if proc.poll() is not None:
                 raise AssertionError(f"server exited {proc.returncode}: {server.stderr_text()}")

@@ -139,6 +139,21 @@ async def test_foreign_host_and_origin_are_refused(guarded: str) -> None:
         assert origin.status_code == 403
 
 
+async def test_every_loopback_address_gets_dns_rebinding_protection(tmp_path: Path) -> None:
+    auth = {**ACCEPT, "Authorization": f"Bearer {TOKEN}"}
+    with http_server(tmp_path / "base", host="127.0.0.2") as server:
+        own = server.url.split("/")[2]
+        async with httpx.AsyncClient(timeout=30) as http:
+            foreign = await http.post(server.url, json=INIT, headers={**auth, "Host": "evil:80"})
+            assert foreign.status_code == 421
+            origin = await http.post(
+                server.url, json=INIT, headers={**auth, "Origin": "http://evil"}
+            )
+            assert origin.status_code == 403
+            assert (await http.post(server.url, json=INIT, headers=auth)).status_code == 200
+        assert own.startswith("127.0.0.2:")
+
+
 async def test_oversized_bodies_get_413(guarded: str) -> None:
     auth = {**ACCEPT, "Authorization": f"Bearer {TOKEN}"}
     body = (
