@@ -305,6 +305,11 @@ class _ProtocolMiddleware:
         return result
 
 
+def _read_outcome(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("a session failed to start: %s", future.exception())
+
+
 def _error_result(text: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
@@ -387,10 +392,6 @@ class CodeModeMCPServer:
             )
         return f"http:{session_id}"
 
-    @property
-    def session_count(self) -> int:
-        return len(self._clients)
-
     async def _checkout(self, key: str) -> _Client:
         """The client's Session, started (made on its first call); counts the call in flight."""
         client = self._clients.get(key)
@@ -407,6 +408,8 @@ class CodeModeMCPServer:
                 )
             session = self._factory()
             client = _Client(key, session, asyncio.ensure_future(session.start()))
+            # Its callers may all be cancelled before it ends: never leave a failure unread.
+            client.starting.add_done_callback(_read_outcome)
             client.expired_before = key in self._expired
             self._expired.pop(key, None)
             self._clients[key] = client
