@@ -12,7 +12,7 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import UNSUPPORTED_PROTOCOL_VERSION
-from mcp_harness import http_client, http_server, stdio, texts, wait_until_gone
+from mcp_harness import TOKEN, http_client, http_server, stdio, texts, wait_until_gone
 
 from py_code_mode.cli.mcp_server import add_arguments
 
@@ -126,3 +126,23 @@ def test_runs_have_a_default_time_limit() -> None:
     add_arguments(parser)
     assert parser.parse_args([]).timeout == 60
     assert parser.parse_args(["--timeout", "0"]).timeout == 0  # 0: no limit
+
+
+async def test_fastmcp_clients_get_their_own_sessions_and_annotations(tmp_path: Path) -> None:
+    from fastmcp import Client as FastMCPClient
+    from fastmcp.exceptions import ToolError
+
+    with http_server(tmp_path / "base") as server:
+        async with (
+            FastMCPClient(server.url, auth=TOKEN) as a,
+            FastMCPClient(server.url, auth=TOKEN) as b,
+        ):
+            tools = {t.name: t for t in await a.list_tools()}
+            assert tools["list_skills"].annotations.read_only_hint is True
+            assert tools["run_code"].annotations.destructive_hint is True
+            await a.call_tool("run_code", {"code": "mine = 'a'"})
+            assert texts(await a.call_tool("run_code", {"code": "mine"})) == "a"
+            with pytest.raises(ToolError, match="NameError"):
+                await b.call_tool("run_code", {"code": "mine"})
+            with pytest.raises(ToolError, match="invalid arguments"):
+                await b.call_tool("run_code", {"code": "1", "unexpected": True})
