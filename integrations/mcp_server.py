@@ -39,10 +39,10 @@ from jsonschema.validators import validator_for
 from mcp.server import MCPServer
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
-    INVALID_PARAMS,
     UNSUPPORTED_PROTOCOL_VERSION,
     CallToolResult,
     Resource,
@@ -264,7 +264,7 @@ class _SDKServer(MCPServer):
         try:
             data = await self._owner.browser.load_artifact(name)
         except (LookupError, ValueError) as exc:  # missing, or an invalid name
-            raise MCPError(code=INVALID_PARAMS, message=f"no artifact {name!r}: {exc}") from None
+            raise ResourceNotFoundError(f"no artifact {name!r}: {exc}") from None
         if isinstance(data, bytes):
             return [ReadResourceContents(content=data, mime_type=_MEDIA_TYPES["bytes"])]
         if isinstance(data, str):
@@ -582,9 +582,12 @@ class CodeModeMCPServer:
             "skill://{name}", mime_type="text/x-python", description="A saved skill's source"
         )
         async def skill_source(name: str) -> str:
-            skill = await self.browser.get_skill(name)
+            try:
+                skill = await self.browser.get_skill(name)
+            except ValueError as exc:  # not a valid skill name
+                raise ResourceNotFoundError(f"no skill {name!r}: {exc}") from None
             if skill is None:
-                raise ValueError(f"no skill named {name!r}")
+                raise ResourceNotFoundError(f"no skill named {name!r}")
             return str(skill["source"])
 
         @self.server.resource(
@@ -592,7 +595,7 @@ class CodeModeMCPServer:
             description="A stored artifact, served with its media type (JSON, text or bytes)",
         )
         async def artifact(name: str) -> str:  # read_resource serves artifact:// itself
-            raise ValueError(f"no artifact {name!r}")
+            raise ResourceNotFoundError(f"no artifact {name!r}")
 
     # --- running -----------------------------------------------------------------------------
 

@@ -8,7 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from mcp import Client
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS
 from mcp_harness import stdio, texts
 
 from py_code_mode import FileStorage, Session
@@ -98,6 +101,10 @@ async def test_artifacts_are_resources_with_their_media_type_and_changes_are_ann
         assert json.loads(read.text) == {"n": 1}
         text = (await client.read_resource("artifact://notes.txt")).contents[0]
         assert (text.mime_type, text.text) == ("text/plain", "hello")
+        for missing in ("artifact://nothing.json", "artifact://../../etc/passwd", "skill://nope"):
+            with pytest.raises(MCPError) as unknown:
+                await client.read_resource(missing)
+            assert unknown.value.error.code == INVALID_PARAMS, missing
         quiet = len(notes)
         await client.call_tool("run_code", {"code": "1 + 1"})
         assert len(notes) == quiet  # nothing changed, nothing announced
