@@ -74,8 +74,9 @@ async def test_a_session_ends_with_its_client_and_the_limit_holds(tmp_path: Path
 async def test_an_idle_session_is_closed_and_the_client_is_told(tmp_path: Path) -> None:
     with http_server(tmp_path / "base", "--idle-timeout", "1") as server:
         async with http_client(server.url) as client:
-            await client.call_tool("run_code", {"code": "kept = 1"})
-            worker = await pid_of(client)
+            # One call: with a 1 s limit, a second call might already meet a fresh session.
+            code = "kept = 1\nimport os\nos.getpid()"
+            worker = int(texts(await client.call_tool("run_code", {"code": code})))
             await wait_until_gone(worker)
             after = await client.call_tool("run_code", {"code": "kept"})
             assert after.is_error and "NameError" in texts(after)
