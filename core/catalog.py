@@ -239,8 +239,15 @@ async def _search_tools(session: Any, args: SearchToolsArgs) -> OperationResult:
     return OperationResult(as_json(found), data=found)
 
 
+def shown_artifact(entry: dict[str, Any]) -> dict[str, Any]:
+    """An artifact as results show it: ``path`` is its name in the store, never the host's
+    file path (which tells a model, or whoever reads its transcript, where the host keeps
+    data, and works nowhere else)."""
+    return {**entry, "path": entry.get("name")} if "path" in entry else dict(entry)
+
+
 async def _list_artifacts(session: Any, args: NoArgs) -> OperationResult:
-    listed = await session.list_artifacts()
+    listed = [shown_artifact(a) for a in await session.list_artifacts()]
     return OperationResult(await spill(session, as_json(listed), "list_artifacts"), data=listed)
 
 
@@ -254,7 +261,9 @@ async def _load_artifact(session: Any, args: ArtifactNameArgs) -> OperationResul
 
 
 async def _save_artifact(session: Any, args: SaveArtifactArgs) -> OperationResult:
-    saved = await session.save_artifact(args.name, args.data, description=args.description)
+    saved = shown_artifact(
+        await session.save_artifact(args.name, args.data, description=args.description)
+    )
     return OperationResult(as_json(saved), data=saved)
 
 

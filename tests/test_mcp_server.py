@@ -163,22 +163,11 @@ async def test_http_client_with_token(http_server: str) -> None:
 
 def test_refuses_public_host_without_token(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [
-            PY,
-            "-m",
-            "py_code_mode",
-            "mcp",
-            "--base",
-            str(tmp_path),
-            "--http",
-            "--host",
-            "0.0.0.0",
-            "--port",
-            "1",
-        ],
+        [PY, "-m", "py_code_mode", "mcp", "--base", str(tmp_path), "--http", "--no-token",
+         "--host", "0.0.0.0", "--port", "1"],
         capture_output=True,
         text=True,
         timeout=60,
-    )
-    assert proc.returncode != 0
+    )  # fmt: skip
+    assert proc.returncode == 2
     assert "without a token" in proc.stderr
