@@ -3,6 +3,8 @@
 Subcommands:
 
 * ``run [-c CODE | FILE] --base DIR --executor inprocess|subprocess --timeout S [--json]``
+* ``serve --host H --port P (--base DIR | --redis URL) --executor subprocess|sandbox
+  (--token-file F | --token T | --auth-disabled)``: the session server
 """
 
 from __future__ import annotations
@@ -135,6 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
     skills_cmd.add_arguments(skills)
     skills.set_defaults(handler=None)
 
+    from . import serve as serve_cmd
+
+    serve = sub.add_parser(
+        "serve", help="the session server: Sessions over HTTP, one per X-Session-ID"
+    )
+    serve_cmd.add_arguments(serve)
+    serve.set_defaults(handler=None)
+
     from .mcp_server import add_arguments
 
     mcp = sub.add_parser("mcp", help="serve the catalog as an MCP server (stdio or --http)")
@@ -173,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         from .demo import main as demo_main
 
         return demo_main(args.framework, args.base)
+    if args.command == "serve":
+        from .serve import run as serve_run
+
+        return serve_run(args)
     if args.command == "mcp":
         from .mcp_server import serve
 

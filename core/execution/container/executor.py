@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import WorkerError
-from .protocol import Capability
-from .subprocess_executor import WORKER_PATH, SubprocessConfig, SubprocessExecutor, WorkerProcess
+from ...errors import WorkerError
+from ..protocol import Capability
+from ..subprocess_executor import WORKER_PATH, SubprocessConfig, SubprocessExecutor, WorkerProcess
 
 DEFAULT_IMAGE = "py-code-mode-tools:latest"
 PACKAGE_MOUNT = "/opt/py_code_mode"
@@ -215,7 +215,7 @@ def build_image(
     image: str = DEFAULT_IMAGE, base: str = "py-code-mode-base:bookworm", docker: str = "docker"
 ) -> None:
     """Build the worker image from ``docker/Dockerfile`` on top of ``base`` (classic builder)."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     dockerfile = root / "docker" / "Dockerfile"
     if not dockerfile.is_file():
         raise FileNotFoundError(f"{dockerfile} is missing (build from a source checkout)")

@@ -1,0 +1,27 @@
+"""ContainerExecutor and the session server's client (the reference's module path).
+
+``ContainerExecutor(ContainerConfig(...))`` runs the worker in ``docker run -i``; with
+``remote_url`` it runs a Session against a running session server over HTTP instead (no
+Docker on the client). ``py_code_mode.execution.container.server:app`` is the server itself
+(FastAPI, the ``server`` extra), loaded only when that module is imported.
+"""
+
+from .executor import (
+    DEFAULT_IMAGE,
+    PACKAGE_MOUNT,
+    ContainerConfig,
+    ContainerExecutor,
+    build_image,
+    docker_problem,
+    image_present,
+)
+
+__all__ = [
+    "DEFAULT_IMAGE",
+    "PACKAGE_MOUNT",
+    "ContainerConfig",
+    "ContainerExecutor",
+    "build_image",
+    "docker_problem",
+    "image_present",
+]
