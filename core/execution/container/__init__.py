@@ -6,6 +6,8 @@ Docker on the client). ``py_code_mode.execution.container.server:app`` is the se
 (FastAPI, the ``server`` extra), loaded only when that module is imported.
 """
 
+from typing import Any
+
 from .executor import (
     DEFAULT_IMAGE,
     PACKAGE_MOUNT,
@@ -21,7 +23,16 @@ __all__ = [
     "PACKAGE_MOUNT",
     "ContainerConfig",
     "ContainerExecutor",
+    "SessionClient",
     "build_image",
     "docker_problem",
     "image_present",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("SessionClient", "SyncSessionClient"):  # httpx loads only when a client is used
+        from . import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,5 @@
-"""ContainerExecutor: the same worker and host channel, inside a Docker container.
+"""ContainerExecutor: the same worker and host channel, inside a Docker container — or, with
+``remote_url``, a Session run by a session server over HTTP (no Docker on the client).
 
 ``docker run -i`` speaks the same length-prefixed frames over the container's stdin/stdout as
 a subprocess worker does over its pipes (chosen over the reference's HTTP session server: one
@@ -9,6 +10,12 @@ no network, read-only root with a tmpfs, an unprivileged user, all capabilities 
 
 Without Docker (or with its daemon down) the executor is constructed normally and refuses to
 start with an error that says what is missing.
+
+With ``remote_url`` the executor is a client of ``py-code-mode serve`` (or the reference's
+``uvicorn py_code_mode.execution.container.server:app``): runs, resets and the tools and deps
+facades go to one server session (``X-Session-ID``); the server owns its storage, as in the
+reference, so the Session's own storage serves only its skills and artifacts facades (share it:
+RedisStorage on the server's Redis).
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...errors import WorkerError
+from ...errors import ConfigurationError, RemoteSessionError, WorkerError
+from ...types import ExecutionResult
 from ..protocol import Capability
 from ..subprocess_executor import WORKER_PATH, SubprocessConfig, SubprocessExecutor, WorkerProcess
 
@@ -90,6 +98,8 @@ class ContainerExecutor(SubprocessExecutor):
             raise TypeError("ContainerExecutor needs a ContainerConfig (image, limits, ...)")
         super().__init__(config, registry=registry)
         self.config: ContainerConfig
+        self._remote: Any = None  # a SessionClient when remote_url is set
+        self._remote_capabilities: set[str] = set()
 
     @classmethod
     def create(cls, *args: Any, **kwargs: Any) -> ContainerExecutor:
@@ -101,9 +111,10 @@ class ContainerExecutor(SubprocessExecutor):
         if self._started:
             return
         if self.config.remote_url:
-            raise WorkerError(
-                "remote_url session servers are not supported; run the container locally"
-            )
+            async with self._start_lock:
+                if not self._started:
+                    await self._start_remote()
+            return
         problem = await asyncio.to_thread(docker_problem, self.config.docker)
         if problem is not None:
             raise WorkerError(f"ContainerExecutor cannot start: {problem}")
@@ -114,7 +125,51 @@ class ContainerExecutor(SubprocessExecutor):
             )
         await super().start(storage)
 
+    async def _start_remote(self) -> None:
+        """Reach the server once (its address and the token are checked here, not at the first
+        run) and take its tool list and capabilities."""
+        from .client import SessionClient, SyncSessionClient
+
+        c = self.config
+        assert c.remote_url is not None
+        client = SessionClient(c.remote_url, timeout=c.timeout, auth_token=c.auth_token)
+        try:
+            info = await client.info_raw()
+            tools = await client.list_tools()
+        except BaseException:
+            await client.close()
+            raise
+        blocking = SyncSessionClient(
+            c.remote_url, timeout=c.timeout, session_id=client.session_id, auth_token=c.auth_token
+        )
+        self.registry = _RemoteTools(blocking, tools)
+        self.deps = _RemoteDeps(blocking)
+        self._remote_capabilities = set(info.get("capabilities") or ())
+        self._remote = client
+        self._started = True
+
+    async def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
+        if not self.config.remote_url:
+            return await super().run(code, timeout)
+        early = await self._prepare_run(code)
+        if early is not None:
+            return early
+        wanted = timeout if timeout is not None else self.config.default_timeout
+        try:
+            result = await self._remote.execute(code, timeout=wanted)
+        except RemoteSessionError as exc:  # runs never raise: the refusal is the result
+            return ExecutionResult(error=f"{type(exc).__name__}: {exc}")
+        return result.to_execution_result()  # type: ignore[no-any-return]
+
+    async def reset(self) -> None:
+        if not self.config.remote_url:
+            await super().reset()
+        elif self._remote is not None:
+            await self._remote.reset()
+
     def supported_capabilities(self) -> set[str]:
+        if self.config.remote_url:
+            return set(self._remote_capabilities)
         caps = super().supported_capabilities() | {
             Capability.CONTAINER_ISOLATION,
             Capability.FILESYSTEM_ISOLATION,
@@ -189,6 +244,9 @@ class ContainerExecutor(SubprocessExecutor):
             await self._remove(getattr(worker, "container_name", None))
 
     async def close(self) -> None:
+        if self.config.remote_url:
+            await self._close_remote()
+            return
         spare = self._spare
         await super().close()
         if (
@@ -209,6 +267,84 @@ class ContainerExecutor(SubprocessExecutor):
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
             )  # fmt: skip
             await asyncio.wait_for(proc.wait(), 20)
+
+    async def _close_remote(self) -> None:
+        self._closed = True
+        self._started = False
+        client, self._remote = self._remote, None
+        if client is None:
+            return
+        with contextlib.suppress(RemoteSessionError):  # the server frees it when idle anyway
+            await client.close_session()
+        await client.close()
+        if isinstance(self.deps, _RemoteDeps):
+            self.deps.client.close()
+
+
+class _Record(dict):  # type: ignore[type-arg]
+    """A server's JSON object as the facade reads records: ``to_dict()`` and attributes."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+
+class _RemoteTools:
+    """The server's tools, shaped as the registry the Session's tool facade reads."""
+
+    def __init__(self, client: Any, tools: list[dict[str, Any]]) -> None:
+        self.client = client
+        self._tools = [_Record(t) for t in tools]
+
+    def list_tools(self, scope: Any = None) -> list[_Record]:
+        return list(self._tools)
+
+    def search(self, query: str, limit: int = 10) -> list[_Record]:
+        found = self.client.call(
+            "GET", "/api/tools/search", params={"query": query, "limit": limit}
+        )
+        return [_Record(t) for t in found]
+
+    def describe(self, name: str | None = None) -> str:
+        return "\n".join(
+            f"- {t['name']}: {t.get('description', '')}"
+            for t in self._tools
+            if name is None or t["name"] == name
+        )
+
+    def register_callable(self, *args: Any, **kwargs: Any) -> None:
+        raise ConfigurationError(
+            "a session on a remote server cannot take Python tools from the client: put the "
+            "tool in the server's tools folder (YAML), or run the session locally"
+        )
+
+    register_framework_tool = register_callable
+
+
+class _RemoteDeps:
+    """The server's deps, shaped as the DepsManager the Session's deps facade calls."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def list(self) -> list[str]:
+        return list(self.client.call("GET", "/api/deps"))
+
+    def add(self, spec: str) -> _Record:
+        return _Record(
+            self.client.call("POST", "/api/deps/add", json={"package": spec}, timeout=300)
+        )
+
+    def remove_report(self, name: str) -> dict[str, Any]:
+        return dict(self.client.call("POST", "/api/deps/remove", json={"package": name}))
+
+    def sync(self) -> _Record:
+        return _Record(self.client.call("POST", "/api/deps/sync", timeout=600))
 
 
 def build_image(
