@@ -109,7 +109,14 @@ def test_auth_refuses_missing_or_wrong_tokens_and_never_shows_the_token(
         assert refused.status_code == 401
         assert TOKEN not in refused.text
         assert httpx.get(f"{server.url}/info", headers=headers, timeout=30).status_code == 401
+    # Unknown paths need the token too (fail closed); the API description does not.
+    assert httpx.get(f"{server.url}/nowhere", timeout=30).status_code == 401
+    assert httpx.get(f"{server.url}/docs", timeout=30).status_code == 200
+    # Auth comes before the body is read: no token, a huge body, still 401.
+    huge = httpx.post(f"{server.url}/execute", content=b"x" * 300_000, timeout=30)
+    assert huge.status_code == 401
     with server.client() as http:
+        assert http.get("/nowhere").status_code == 404
         out = run(http, "import os\nsorted(k for k, v in os.environ.items() if 't0ken' in v)")
         assert out["value"] == []
         assert TOKEN not in http.get("/info").text

@@ -16,17 +16,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import hmac
 import json
 import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from ..errors import (
@@ -39,7 +37,7 @@ from ..errors import (
     SkillNotFoundError,
 )
 from ..execution.worker import Unencodable, encode_data
-from .asgi import RequestGuard
+from .asgi import PUBLIC_PATHS, GuardSettings, RequestGuard
 from .pool import SessionPool, valid_session_id
 from .settings import ServerSettings
 
@@ -209,6 +207,7 @@ class ServerState:
             )
 
         self.make_session = make
+        self.guard = GuardSettings(settings.token, settings.auth_disabled, settings.max_body_bytes)
         self.pool = SessionPool(
             make, max_sessions=settings.max_sessions, idle_timeout=settings.idle_timeout
         )
@@ -267,10 +266,6 @@ def _error_response(exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc), "error": wire}, status_code=status, headers=headers)
 
 
-#: Module level: the route signatures are resolved from the module's names.
-_BEARER = HTTPBearer(auto_error=False, description="the server's token")
-
-
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
     """The session server as an ASGI app.
 
@@ -306,34 +301,12 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             raise HTTPException(503, "the server is starting")
         return state
 
-    async def require_auth(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
-    ) -> None:
-        state = server()
-        if state.settings.auth_disabled:
-            return
-        expected = state.settings.token
-        supplied = credentials.credentials if credentials is not None else ""
-        # Constant-time, and the same answer for a missing, malformed or wrong token.
-        if (
-            expected is None
-            or credentials is None
-            or credentials.scheme.lower() != "bearer"
-            or not hmac.compare_digest(supplied.encode(), expected.encode())
-        ):
-            raise HTTPException(
-                401,
-                "unauthorized: send 'Authorization: Bearer <token>' with the server's token",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-
     app = FastAPI(
         title="py-code-mode session server",
         description="Stateful Python sessions with tools, skills, artifacts and deps.",
         version=_version(),
         lifespan=lifespan,
     )
-    auth = [Depends(require_auth)]
 
     @app.exception_handler(CodeModeError)
     async def code_mode_error(request: Request, exc: CodeModeError) -> JSONResponse:
@@ -345,13 +318,18 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     # --- sessions --------------------------------------------------------------------------
 
-    @app.post("/execute", response_model=ExecuteResponse, dependencies=auth)
-    async def execute(
-        body: ExecuteRequest, x_session_id: str | None = Header(None, alias=SESSION_HEADER)
-    ) -> Response:
+    @app.post(
+        "/execute",
+        response_model=ExecuteResponse,
+        openapi_extra=_body_doc(ExecuteRequest, SESSION_HEADER),
+    )
+    async def execute(request: Request) -> Response:
         """Run code in the session named by X-Session-ID (a new session when absent; its id
         is in the response). Errors and timeouts of the code are results, not HTTP errors."""
+        # The hot path: the body is validated by its model directly (no dependency solving).
         state = server()
+        body = _parse(ExecuteRequest, await request.body())
+        x_session_id = request.headers.get(SESSION_HEADER)
         state.check_code(body.code)
         timeout = state.run_timeout(body.timeout)
         async with state.pool.use(x_session_id) as (sid, session):
@@ -360,7 +338,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             elapsed = (time.perf_counter() - start) * 1000
         return _json(execute_payload(result, sid, elapsed))
 
-    @app.post("/reset", response_model=ResetResponse, dependencies=auth)
+    @app.post("/reset", response_model=ResetResponse)
     async def reset(x_session_id: str | None = Header(None, alias=SESSION_HEADER)) -> Any:
         """Clear the session's variables; the session and its id stay."""
         state = server()
@@ -374,7 +352,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             pass  # a fresh start is what reset asked for
         return {"status": "reset", "session_id": x_session_id}
 
-    @app.delete("/session", response_model=ResetResponse, dependencies=auth)
+    @app.delete("/session", response_model=ResetResponse)
     async def close_session(x_session_id: str = Header(alias=SESSION_HEADER)) -> Any:
         """Close the session now (its worker stops; the id may be used again)."""
         closed = server().pool.discard(valid_session_id(x_session_id))
@@ -387,7 +365,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         uptime = time.monotonic() - state.started if state is not None else 0.0
         return {"status": "healthy", "uptime_seconds": uptime}
 
-    @app.get("/info", response_model=InfoResponse, dependencies=auth)
+    @app.get("/info", response_model=InfoResponse)
     async def info() -> Any:
         """The tools and skills code can use, and what the executor supports."""
         state = server()
@@ -405,7 +383,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             "capabilities": sorted(admin.supported_capabilities()),
         }
 
-    @app.post("/install_deps", response_model=DepsResponse, dependencies=auth)
+    @app.post("/install_deps", response_model=DepsResponse)
     async def install_deps(body: PackagesRequest) -> Any:
         """Install and record packages (operator API: allowed even when code may not add deps)."""
         from ..deps.specs import validate_spec
@@ -425,7 +403,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             out.already_present += result.already_present
         return out
 
-    @app.post("/uninstall_deps", response_model=DepsResponse, dependencies=auth)
+    @app.post("/uninstall_deps", response_model=DepsResponse)
     async def uninstall_deps(body: PackagesRequest) -> Any:
         """Remove packages from the record (operator API)."""
         manager = await server().admin._deps()
@@ -441,41 +419,41 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     # --- facade mirrors ----------------------------------------------------------------------
 
-    @app.get("/api/tools", dependencies=auth)
+    @app.get("/api/tools")
     async def api_list_tools() -> list[dict[str, Any]]:
         return await server().admin.list_tools()
 
-    @app.get("/api/tools/search", dependencies=auth)
+    @app.get("/api/tools/search")
     async def api_search_tools(
         query: str, limit: int = Query(10, ge=1, le=100)
     ) -> list[dict[str, Any]]:
         return await server().admin.search_tools(query, limit)
 
-    @app.get("/api/skills", dependencies=auth)
+    @app.get("/api/skills")
     async def api_list_skills() -> list[dict[str, Any]]:
         return await server().admin.list_skills()
 
-    @app.get("/api/skills/search", dependencies=auth)
+    @app.get("/api/skills/search")
     async def api_search_skills(
         query: str, limit: int = Query(5, ge=1, le=100)
     ) -> list[dict[str, Any]]:
         return await server().admin.search_skills(query, limit)
 
-    @app.get("/api/skills/{name}", dependencies=auth)
+    @app.get("/api/skills/{name}")
     async def api_get_skill(name: str) -> dict[str, Any] | None:
         """The skill with its source, or null."""
         return await server().admin.get_skill(name)
 
-    @app.post("/api/skills", dependencies=auth)
+    @app.post("/api/skills")
     async def api_create_skill(body: CreateSkillRequest) -> dict[str, Any]:
         """Validate and save a skill (400 with the reason when it is refused)."""
         return await server().admin.add_skill(body.name, body.source, body.description)
 
-    @app.delete("/api/skills/{name}", dependencies=auth)
+    @app.delete("/api/skills/{name}")
     async def api_delete_skill(name: str) -> bool:
         return await server().admin.remove_skill(name)
 
-    @app.post("/api/skills/{name}/invoke", response_model=ExecuteResponse, dependencies=auth)
+    @app.post("/api/skills/{name}/invoke", response_model=ExecuteResponse)
     async def api_invoke_skill(
         name: str,
         body: InvokeSkillRequest,
@@ -494,11 +472,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             elapsed = (time.perf_counter() - start) * 1000
         return _json(execute_payload(result, sid, elapsed))
 
-    @app.get("/api/artifacts", dependencies=auth)
+    @app.get("/api/artifacts")
     async def api_list_artifacts() -> list[dict[str, Any]]:
         return await server().admin.list_artifacts()
 
-    @app.get("/api/artifacts/{name}", dependencies=auth)
+    @app.get("/api/artifacts/{name}")
     async def api_load_artifact(name: str) -> Response:
         """The artifact's data: JSON, or the raw bytes (application/octet-stream)."""
         data = await asyncio.to_thread(server().storage.get_artifact_store().load, name)
@@ -506,7 +484,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             return Response(bytes(data), media_type="application/octet-stream")
         return JSONResponse(data)
 
-    @app.post("/api/artifacts", dependencies=auth)
+    @app.post("/api/artifacts")
     async def api_save_artifact(body: SaveArtifactRequest) -> dict[str, Any]:
         data = body.data
         if body.encoding == "base64":
@@ -517,27 +495,27 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             raise ConfigurationError(f"unknown encoding {body.encoding!r} (use 'base64' or none)")
         return await server().admin.save_artifact(body.name, data, body.description, body.metadata)
 
-    @app.delete("/api/artifacts/{name}", dependencies=auth)
+    @app.delete("/api/artifacts/{name}")
     async def api_delete_artifact(name: str) -> None:
         store = server().storage.get_artifact_store()
         if not await asyncio.to_thread(store.exists, name):
             raise ArtifactNotFoundError(name)
         await asyncio.to_thread(store.delete, name)
 
-    @app.get("/api/deps", dependencies=auth)
+    @app.get("/api/deps")
     async def api_list_deps() -> list[str]:
         return await server().admin.list_deps()
 
-    @app.post("/api/deps/add", dependencies=auth)
+    @app.post("/api/deps/add")
     async def api_add_dep(body: PackageRequest) -> dict[str, Any]:
         """Install and record a package (403 when runtime deps are disabled)."""
         return await server().admin.add_dep(body.package)
 
-    @app.post("/api/deps/remove", dependencies=auth)
+    @app.post("/api/deps/remove")
     async def api_remove_dep(body: PackageRequest) -> dict[str, Any]:
         return await server().admin.remove_dep(body.package)
 
-    @app.post("/api/deps/sync", dependencies=auth)
+    @app.post("/api/deps/sync")
     async def api_sync_deps() -> dict[str, Any]:
         return await server().admin.sync_deps()
 
@@ -545,16 +523,64 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
 
 def _guarded(app: FastAPI) -> FastAPI:
-    """Put the request guard (body limit, cancel on disconnect) in front of the app. The limit
-    is read from the running server's settings, so the module-level ``app``, made before its
-    settings are known, is guarded too."""
+    """Put the request guard (auth, body limit, cancel on disconnect) in front of the app. It
+    reads the running server's settings, so the module-level ``app``, made before its settings
+    are known, is guarded too."""
 
-    def limit() -> int:
+    def settings() -> GuardSettings | None:
         state = getattr(app.state, "server", None)
-        return state.settings.max_body_bytes if state is not None else ServerSettings.max_body_bytes
+        return state.guard if state is not None else None
 
-    app.add_middleware(RequestGuard, max_body_bytes=limit)
+    app.add_middleware(RequestGuard, settings=settings)
+    _document_auth(app)
     return app
+
+
+def _document_auth(app: FastAPI) -> None:
+    """Auth lives in the guard (before the body is read), not in route dependencies: declare it
+    in the OpenAPI document so clients and the /docs page know every route but the public ones
+    needs the bearer token."""
+    make = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = make()
+            schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+            schemes["HTTPBearer"] = {"type": "http", "scheme": "bearer"}
+            for path, operations in schema.get("paths", {}).items():
+                if path in PUBLIC_PATHS:
+                    continue
+                for operation in operations.values():
+                    operation["security"] = [{"HTTPBearer": []}]
+                    operation.setdefault("responses", {})["401"] = {"description": "unauthorized"}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _parse(model: type[BaseModel], raw: bytes) -> Any:
+    """``raw`` validated by ``model``; a bad body is a 422 naming what was wrong."""
+    from fastapi.exceptions import RequestValidationError
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+
+
+def _body_doc(model: type[BaseModel], header: str) -> dict[str, Any]:
+    """The OpenAPI request body and header of a route that reads its body itself."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        },
+        "parameters": [
+            {"name": header, "in": "header", "required": False, "schema": {"type": "string"}}
+        ],
+    }
 
 
 def _version() -> str:
