@@ -119,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--base", default="py-code-mode-base:bookworm", help="base image with python3"
     )
+    build.add_argument(
+        "--edge",
+        action="store_true",
+        help="also build py-code-mode-edge:bookworm (Redis and nginx from Debian, for deploy/)",
+    )
     container.set_defaults(handler=None)
 
     from . import store as store_cmd
@@ -156,16 +161,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "container":
-        import subprocess as sp
-
-        from ..execution.container import build_image, image_present
+        from ..execution.container import EDGE_IMAGE, build_base, build_image, image_present
 
         if not image_present(args.base):
-            script = Path(__file__).resolve().parents[2] / "docker" / "build-base.sh"
-            print(f"base image {args.base} missing: building it offline with {script}")
-            sp.run(["bash", str(script), args.base], check=True)
+            print(f"base image {args.base} missing: building it offline (docker/build-base.sh)")
+            build_base(args.base)
         build_image(args.image, args.base)
         print(f"built {args.image}")
+        if args.edge:
+            build_base(EDGE_IMAGE, "redis-server,nginx-light")
+            print(f"built {EDGE_IMAGE}")
         return 0
     if args.command == "store":
         from .store import run as store_run

@@ -10,23 +10,33 @@ from typing import Any
 
 from .executor import (
     DEFAULT_IMAGE,
+    EDGE_IMAGE,
     PACKAGE_MOUNT,
+    SOURCE_LABEL,
     ContainerConfig,
     ContainerExecutor,
+    build_base,
     build_image,
     docker_problem,
+    image_label,
     image_present,
+    source_digest,
 )
 
 __all__ = [
     "DEFAULT_IMAGE",
+    "EDGE_IMAGE",
     "PACKAGE_MOUNT",
+    "SOURCE_LABEL",
     "ContainerConfig",
     "ContainerExecutor",
     "SessionClient",
+    "build_base",
     "build_image",
     "docker_problem",
+    "image_label",
     "image_present",
+    "source_digest",
 ]
 
 
