@@ -32,6 +32,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     (tmp / "base" / "tools" / "echo.yaml").write_text(ECHO_TOOL)
     wheels = tmp / "wheels"
     build_wheel(wheels, "tinypkg_served", "1.0", "VALUE = 'served'\n")
+    build_wheel(wheels, "tinypkg_operator", "1.0", "VALUE = 'operator'\n")
     pip = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels)}
     with serve(
         tmp, "--max-body-bytes", "200000", "--max-code-bytes", "50000", "--timeout", "600",
@@ -321,6 +322,10 @@ def test_deps_api_installs_from_the_configured_index(server: RunningServer) -> N
         assert added.json()["installed"] == ["tinypkg-served"]
         assert "tinypkg-served" in http.get("/api/deps").json()
         assert run(http, "import tinypkg_served\ntinypkg_served.VALUE")["value"] == "served"
+        operator = http.post("/install_deps", json={"packages": ["tinypkg_operator", "--evil"]})
+        assert operator.json()["installed"] == ["tinypkg-operator"]
+        assert operator.json()["failed"] == ["--evil"]
+        assert run(http, "import tinypkg_operator\ntinypkg_operator.VALUE")["value"] == "operator"
         removed = http.post("/uninstall_deps", json={"packages": ["tinypkg-served", "never"]})
         assert removed.json()["removed"] == ["tinypkg-served"]
         assert removed.json()["not_found"] == ["never"]
@@ -328,11 +333,18 @@ def test_deps_api_installs_from_the_configured_index(server: RunningServer) -> N
         assert bad.status_code == 400
 
 
-def test_runtime_deps_disabled_gives_403(tmp_path: Path) -> None:
-    with serve(tmp_path, "--no-runtime-deps") as locked, locked.client() as http:
-        refused = http.post("/api/deps/add", json={"package": "anything"})
+def test_runtime_deps_disabled_gives_403_but_the_operator_may_install(tmp_path: Path) -> None:
+    build_wheel(tmp_path / "wheels", "tinypkg_locked", "1.0", "VALUE = 'locked'\n")
+    pip = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(tmp_path / "wheels")}
+    with serve(tmp_path, "--no-runtime-deps", env=pip) as locked, locked.client() as http:
+        refused = http.post("/api/deps/add", json={"package": "tinypkg_locked"})
         assert refused.status_code == 403
         assert refused.json()["error"]["type"] == "RuntimeDepsDisabledError"
+        in_code = run(http, "deps.add('tinypkg_locked')")
+        assert in_code["error"].startswith("RuntimeDepsDisabledError")
+        operator = http.post("/install_deps", json={"packages": ["tinypkg_locked"]})
+        assert operator.json()["installed"] == ["tinypkg-locked"]
+        assert run(http, "import tinypkg_locked\ntinypkg_locked.VALUE")["value"] == "locked"
 
 
 def test_serve_with_redis_storage(tmp_path: Path, redis_url: str) -> None:

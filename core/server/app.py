@@ -230,6 +230,14 @@ class ServerState:
         with contextlib.suppress(Exception):
             await self.admin.close()
 
+    async def deps_manager(self) -> Any:
+        """The deps manager of the admin session's executor (installer and record)."""
+        await self.admin.start()
+        manager = getattr(self.admin.executor, "deps", None)
+        if manager is None:
+            raise ConfigurationError(f"executor {self.settings.executor!r} does not manage deps")
+        return manager
+
     def run_timeout(self, asked: float | None) -> float:
         wanted = asked if asked is not None else self.settings.timeout
         cap = self.settings.max_timeout
@@ -388,7 +396,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         """Install and record packages (operator API: allowed even when code may not add deps)."""
         from ..deps.specs import validate_spec
 
-        manager = await server().admin._deps()
+        manager = await server().deps_manager()
         out = DepsResponse()
         for package in body.packages:
             try:
@@ -406,7 +414,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     @app.post("/uninstall_deps", response_model=DepsResponse)
     async def uninstall_deps(body: PackagesRequest) -> Any:
         """Remove packages from the record (operator API)."""
-        manager = await server().admin._deps()
+        manager = await server().deps_manager()
         out = DepsResponse()
         for package in body.packages:
             if not package.strip() or package.startswith("-"):
