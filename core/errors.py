@@ -61,6 +61,27 @@ class SessionLoopError(SessionError):
     caller is that loop's own thread and would block it)."""
 
 
+class RemoteSessionError(SessionError):
+    """A session server refused a request or could not be reached (``status_code`` is the
+    HTTP status, 0 when no answer came)."""
+
+    def __init__(self, message: str, status_code: int = 0) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+    def _wire_attrs(self) -> dict[str, Any]:
+        return {"status_code": self.status_code}
+
+
+class SessionExpiredError(RemoteSessionError):
+    """The session server evicted this session (idle too long, or it restarted): its variables
+    are gone. The next request with the same id starts a fresh session."""
+
+
+class SessionCapacityError(RemoteSessionError):
+    """The session server holds as many sessions as it may (HTTP 503); retry later."""
+
+
 # --- storage ------------------------------------------------------------------------------
 
 

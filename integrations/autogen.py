@@ -322,8 +322,14 @@ def create_run_code_tool(
     session_url: str | None = None,
     timeout: float = 30.0,
     session_id: str | None = None,
+    auth_token: str | None = None,
 ) -> Any:
-    """``run_code(code) -> str`` over a local executor (async) or a remote session server (sync)."""
+    """``run_code(code) -> str`` over a local executor (async) or a session server (sync).
+
+    With ``session_url`` every call runs in one server session (``session_id``, or one made
+    here), so variables persist between calls; ``auth_token`` defaults to
+    ``$CONTAINER_AUTH_TOKEN``. Output: stdout, then the value; failures as ``"Error: ..."``.
+    """
     if (executor is None) == (session_url is None):
         raise ValueError("pass exactly one of executor or session_url")
     if executor is not None:
@@ -331,41 +337,63 @@ def create_run_code_tool(
         async def run_code(code: str) -> str:
             """Run Python code; returns stdout and the value, or the error."""
             result = await executor.run(code, timeout=timeout)
-            if result.error is not None:
-                return f"Error: {result.error}"
-            parts = [result.stdout.rstrip("\n")] if result.stdout else []
-            if result.value is not None:
-                parts.append(str(result.value))
-            return "\n".join(parts)
+            return _run_output(result.error, result.stdout, result.value)
 
         return run_code
 
+    import os
+    import uuid
+
+    url = session_url.rstrip("/")  # type: ignore[union-attr]
+    sid = session_id or str(uuid.uuid4())
+    token = auth_token if auth_token is not None else os.environ.get("CONTAINER_AUTH_TOKEN")
+
     def run_code_remote(code: str) -> str:
         """Run Python code on the session server; returns stdout and the value, or the error."""
-        import httpx
+        from py_code_mode.errors import RemoteSessionError
+        from py_code_mode.execution.container.client import SyncSessionClient
 
-        headers = {"X-Session-ID": session_id} if session_id else {}
-        data = httpx.post(f"{session_url}/execute", json={"code": code, "timeout": timeout}, headers=headers,
-                          timeout=timeout + 5).json()  # fmt: skip
-        if data.get("error"):
-            return f"Error: {data['error']}"
-        parts = [data["stdout"].rstrip("\n")] if data.get("stdout") else []
-        if data.get("value") is not None:
-            parts.append(str(data["value"]))
-        return "\n".join(parts)
+        with SyncSessionClient(url, timeout=timeout, session_id=sid, auth_token=token) as client:
+            try:
+                result = client.execute(code, timeout=timeout)
+            except RemoteSessionError as exc:
+                return f"Error: {type(exc).__name__}: {exc}"
+        value = result.repr if result.value is None and result.repr != "None" else result.value
+        return _run_output(result.error, result.stdout, value)
 
     run_code_remote.__name__ = "run_code"
+    run_code_remote.session_id = sid  # type: ignore[attr-defined]
     return run_code_remote
 
 
-def get_tools_description(session_url: str | None = None, executor: Any = None) -> str:
-    """A prompt-ready description of the tools code can call."""
+def _run_output(error: str | None, stdout: str, value: Any) -> str:
+    if error is not None:
+        return f"Error: {error}"
+    parts = [stdout.rstrip("\n")] if stdout else []
+    if value is not None:
+        parts.append(str(value))
+    return "\n".join(parts)
+
+
+def get_tools_description(
+    session_url: str | None = None, executor: Any = None, auth_token: str | None = None
+) -> str:
+    """A prompt-ready description of the tools code can call (from a session server's
+    ``/info`` with ``session_url``; ``auth_token`` defaults to ``$CONTAINER_AUTH_TOKEN``)."""
     if executor is not None:
         registry = getattr(executor, "registry", None)
         return registry.describe() if registry is not None else ""
     if session_url is None:
         raise ValueError("pass session_url or executor")
-    import httpx
+    import os
 
-    tools = httpx.get(f"{session_url}/api/tools", timeout=30).json()
-    return "\n".join(f"- {t['name']}: {t.get('description', '')}" for t in tools)
+    from py_code_mode.execution.container.client import SyncSessionClient
+
+    token = auth_token if auth_token is not None else os.environ.get("CONTAINER_AUTH_TOKEN")
+    with SyncSessionClient(session_url, auth_token=token) as client:
+        tools = client.call("GET", "/info")["tools"]
+    if not tools:
+        return "No tools are configured on the session server."
+    lines = ["Available tools (use via tools.name(arg=value)):"]
+    lines += [f"  - {t['name']}: {t.get('description', '')}" for t in tools]
+    return "\n".join(lines)

@@ -83,3 +83,17 @@ def test_context_token_benchmark(tmp_path: Path) -> None:
     rows = json.loads(out.read_text())["rows"]
     assert [r["functions"] for r in rows] == [10, 100, 1000]
     assert len({r["catalog"] for r in rows}) == 1  # flat
+
+
+def test_server_benchmark_reports_every_row(tmp_path: Path) -> None:
+    out = tmp_path / "server.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "server.py"), "--iterations", "20", "--seconds",
+         "0.5", "--sessions", "3", "--settle", "0.5", "--json", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    assert set(report["round_trip"]) >= {"local_run_p50_us", "http_httpx_p50_us", "overhead_raw_us"}
+    assert report["throughput"]["sessions"] == 3 and report["throughput"]["requests_per_s"] > 0
+    assert report["idle_memory"]["sessions"] == 3 and "idle_memory_no_spare" in report

@@ -1,9 +1,9 @@
 """``py-code-mode``: run code in a session over a base folder, from the shell.
 
-Subcommands: ``run``, ``repl``, ``mcp``, ``skills``, ``store``, ``demo``, ``container``.
-``--base DIR`` may stand before or after the subcommand. Bad input (a base folder that is a
-file, a timeout that is not a positive number, a sandbox that cannot start) ends in one line on
-stderr and exit code 2, never a traceback.
+Subcommands: ``run``, ``repl``, ``mcp``, ``serve`` (the session server), ``skills``, ``store``,
+``demo``, ``container``. ``--base DIR`` may stand before or after the subcommand. Bad input (a
+base folder that is a file, a timeout that is not a positive number, a sandbox that cannot
+start) ends in one line on stderr and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -171,6 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="py-code-mode-base:bookworm",
         help="base image with python3",
     )
+    build.add_argument(
+        "--edge",
+        action="store_true",
+        help="also build py-code-mode-edge:bookworm (Redis and nginx from Debian, for deploy/)",
+    )
     container.set_defaults(handler=None)
 
     from . import store as store_cmd
@@ -189,15 +194,29 @@ def build_parser() -> argparse.ArgumentParser:
     skills_cmd.add_arguments(skills)
     skills.set_defaults(handler=None)
 
+    from . import serve as serve_cmd
+
+    serve = sub.add_parser(
+        "serve", help="the session server: Sessions over HTTP, one per X-Session-ID"
+    )
+    serve_cmd.add_arguments(serve)
+    _base_given_before_counts(serve)
+    serve.set_defaults(handler=None)
+
     from .mcp_server import add_arguments
 
     mcp = sub.add_parser("mcp", help="serve the catalog as an MCP server (stdio or --http)")
     add_arguments(mcp)
-    for action in mcp._actions:  # --base after `mcp` wins; before it, it still counts
-        if action.dest == "base":
-            action.default = argparse.SUPPRESS
+    _base_given_before_counts(mcp)
     mcp.set_defaults(handler=None)
     return parser
+
+
+def _base_given_before_counts(parser: argparse.ArgumentParser) -> None:
+    """A subcommand's own ``--base`` wins; when absent, one given before it still counts."""
+    for action in parser._actions:
+        if action.dest == "base":
+            action.default = argparse.SUPPRESS
 
 
 def base_option(parser: argparse.ArgumentParser, help: str | None = None) -> None:
@@ -226,19 +245,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command not in ("demo", "mcp", "container") and args.base is None:
+    if args.command not in ("demo", "mcp", "serve", "container") and args.base is None:
         args.base = DEFAULT_BASE
     if args.command == "container":
-        import subprocess as sp
-
-        from ..execution.container import build_image, image_present
+        from ..execution.container import EDGE_IMAGE, build_base, build_image, image_present
 
         if not image_present(args.base_image):
-            script = Path(__file__).resolve().parents[2] / "docker" / "build-base.sh"
-            print(f"base image {args.base_image} missing: building it offline with {script}")
-            sp.run(["bash", str(script), args.base_image], check=True)
+            print(f"base image {args.base_image} missing: building it offline (build-base.sh)")
+            build_base(args.base_image)
         build_image(args.image, args.base_image)
         print(f"built {args.image}")
+        if args.edge:
+            build_base(EDGE_IMAGE, "redis-server,nginx-light")
+            print(f"built {EDGE_IMAGE}")
         return 0
     if args.command == "store":
         from .store import run as store_run
@@ -256,6 +275,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .demo import main as demo_main
 
         return demo_main(args.framework, args.base, verbose=args.verbose)
+    if args.command == "serve":
+        from .serve import run as serve_run
+
+        return serve_run(args)
     if args.command == "mcp":
         from .mcp_server import serve
 
