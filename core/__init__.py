@@ -66,18 +66,11 @@ _EXPORTS.update(
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("py-code-mode")
-    except PackageNotFoundError:  # running from a source tree
-        return "0.0.0"
-
-
 def __getattr__(name: str) -> Any:
     if name == "__version__":
-        globals()[name] = value = _version()
+        from ._version import package_version
+
+        globals()[name] = value = package_version()
         return value
     module = _EXPORTS.get(name)
     if module is None:

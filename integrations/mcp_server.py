@@ -219,7 +219,14 @@ class _SDKServer(MCPServer):
     artifact list read from the storage at each request rather than registered once."""
 
     def __init__(self, owner: CodeModeMCPServer, name: str) -> None:
-        super().__init__(name, instructions=INSTRUCTIONS, middleware=[_ProtocolMiddleware(owner)])
+        from py_code_mode._version import package_version
+
+        super().__init__(
+            name,
+            version=package_version(),  # clients see which py-code-mode serves them
+            instructions=INSTRUCTIONS,
+            middleware=[_ProtocolMiddleware(owner)],
+        )
         self._owner = owner
 
     async def list_tools(self) -> list[Tool]:

@@ -193,3 +193,16 @@ def test_input_without_a_terminal_says_so(tmp_path: Path, executor: str) -> None
                stdin=subprocess.DEVNULL)  # fmt: skip
     assert proc.returncode == 1
     assert "EOFError: input() cannot read here" in proc.stderr, proc.stderr
+
+
+async def test_the_mcp_server_reports_the_package_version(tmp_path: Path) -> None:
+    from mcp import Client, StdioServerParameters
+
+    from py_code_mode import __version__
+
+    params = StdioServerParameters(
+        command=PY, args=["-m", "py_code_mode.cli.mcp_server", "--base", str(tmp_path)]
+    )
+    async with Client(params, mode="legacy") as client:
+        assert client.server_info is not None
+        assert client.server_info.version == __version__ != ""

@@ -117,13 +117,13 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
+    from .._version import package_version
 
     parser = argparse.ArgumentParser(
         prog="py-code-mode",
         description="Run agent code in a session with tools, skills, artifacts and deps.",
     )
-    parser.add_argument("--version", action="version", version=f"py-code-mode {__version__}")
+    parser.add_argument("--version", action="version", version=f"py-code-mode {package_version()}")
     parser.add_argument("--base", default=None, help=f"base folder (default {DEFAULT_BASE})")
     sub = parser.add_subparsers(dest="command", required=True)
 

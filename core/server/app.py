@@ -36,7 +36,7 @@ from ..errors import (
     SessionExpiredError,
     SkillNotFoundError,
 )
-from ..execution.worker import Unencodable, encode_data
+from ..worker.wire import Unencodable, encode_data
 from .asgi import PUBLIC_PATHS, GuardSettings, RequestGuard
 from .pool import SessionPool, valid_session_id
 from .settings import ServerSettings
@@ -592,9 +592,9 @@ def _body_doc(model: type[BaseModel], header: str) -> dict[str, Any]:
 
 
 def _version() -> str:
-    from .. import __version__
+    from .._version import package_version
 
-    return str(__version__)
+    return package_version()
 
 
 def serve(settings: ServerSettings, *, host: str, port: int, access_log: bool = True) -> None:

@@ -117,7 +117,7 @@ class _Request:
         self.watcher: asyncio.Task[None] | None = None
 
     async def serve(self) -> None:
-        self.handler = asyncio.get_running_loop().create_task(
+        self.handler = asyncio.ensure_future(
             self.app(self.scope, self._app_receive, self._app_send)
         )
         try:

@@ -18,7 +18,7 @@ import httpx
 
 from ...errors import CodeModeError, RemoteSessionError, error_from_wire
 from ...types import ExecutionResult
-from ..worker import decode_data
+from ...worker.wire import decode_data
 
 #: Seconds added to a run's timeout for the HTTP round trip.
 HTTP_MARGIN = 10.0

@@ -469,7 +469,8 @@ def _complete_wheelhouse(wheels: Path, python_version: str, pip: list[str]) -> N
                 continue
             req = Requirement(line.split(":", 1)[1].strip())
             wanted = req.marker is None or any(
-                req.marker.evaluate({**env, "extra": e}) for e in extras
+                req.marker.evaluate({**env, "extra": e})  # type: ignore[dict-item]
+                for e in extras
             )
             if not wanted or canonicalize_name(req.name) in have:
                 continue
