@@ -25,7 +25,7 @@ import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..compat import warn_unused
 from ..errors import WorkerError
@@ -333,8 +333,8 @@ class WorkerProcess:
         pipe = self.transport.get_pipe_transport(0) if self.transport is not None else None
         if pipe is None or pipe.is_closing() or self._eof:
             raise WorkerError("The worker's channel is closed")
-        assert isinstance(pipe, asyncio.WriteTransport)
-        pipe.write(HEADER.pack(len(data)) + data)
+        # Not isinstance(asyncio.WriteTransport): uvloop's pipe transports are their own classes.
+        cast(asyncio.WriteTransport, pipe).write(HEADER.pack(len(data)) + data)
 
     def interrupt(self) -> None:
         if self.signal_pid is not None:  # a sandboxed worker: signal Python, not its wrapper
