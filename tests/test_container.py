@@ -1,4 +1,5 @@
-"""ContainerExecutor against a real Docker daemon (skips, with the reason, where none runs)."""
+"""ContainerExecutor against a real Docker daemon (skips, with the reason, where none runs;
+fails instead where PY_CODE_MODE_REQUIRE names docker)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from conftest import require
 from py_code_mode import ContainerConfig, ContainerExecutor, FileStorage, Session
 from py_code_mode.errors import WorkerError
-from py_code_mode.execution.container import DEFAULT_IMAGE, docker_problem, image_present
 
-PROBLEM = docker_problem()
-if PROBLEM is None and not image_present(DEFAULT_IMAGE):
-    PROBLEM = (
-        f"image {DEFAULT_IMAGE} is not built (.ci/run builds it: py-code-mode container build)"
-    )
-pytestmark = pytest.mark.skipif(PROBLEM is not None, reason=f"no container runtime: {PROBLEM}")
+
+@pytest.fixture(autouse=True)
+def _docker() -> None:
+    require("docker")
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import require
 from py_code_mode import FileStorage, Session, SubprocessConfig, SubprocessExecutor
 from py_code_mode.errors import WorkerError
 
@@ -169,7 +170,7 @@ async def test_sandbox_true_gives_the_sandbox(tmp_path: Path) -> None:
     executor = SubprocessExecutor(SubprocessConfig(default_timeout=5), sandbox=True)
     assert isinstance(executor, SandboxExecutor)
     assert executor.config.default_timeout == 5 and executor.config.seccomp
-    if SandboxExecutor.check() is None:
-        async with Session(storage=FileStorage(tmp_path), executor=executor) as session:
-            assert session.supports("network_isolation")
-            assert (await session.run("import os\nos.getcwd()")).value == "/tmp/workspace"
+    require("sandbox")
+    async with Session(storage=FileStorage(tmp_path), executor=executor) as session:
+        assert session.supports("network_isolation")
+        assert (await session.run("import os\nos.getcwd()")).value == "/tmp/workspace"

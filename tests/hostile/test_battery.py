@@ -13,9 +13,7 @@ import pytest
 from cases import ALL, CASES, Case
 from harness import attack
 
-from py_code_mode import SandboxExecutor
-
-SANDBOX_PROBLEM = SandboxExecutor.check()
+from conftest import require
 
 
 @pytest.mark.parametrize("kind", ALL)
@@ -25,7 +23,7 @@ async def test_hostile_case(case: Case, kind: str, tmp_path: Path) -> None:
         pytest.skip(
             f"{kind} does not protect against {case.name!r} (documented in docs/security.md)"
         )
-    if kind == "sandbox" and SANDBOX_PROBLEM:
-        pytest.skip(f"sandbox unavailable: {SANDBOX_PROBLEM}")
+    if kind == "sandbox":
+        require("sandbox")
     report = await attack(case, kind, tmp_path)
     assert report["held"], report["detail"]
