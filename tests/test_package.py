@@ -92,6 +92,7 @@ def test_every_error_is_a_code_mode_error_and_keeps_builtin_bases() -> None:
         errors.ArtifactNotFoundError("gone"),
         errors.StorageReadError("corrupt", path="/x"),
         errors.SkillValidationError("no run", skill_name="s", line=3),
+        errors.MissingPackageError("lancedb", "search", "pip install lancedb"),
     ],
 )
 def test_errors_cross_the_wire_as_the_same_type(error: errors.CodeModeError) -> None:
@@ -219,3 +220,44 @@ def test_every_imported_distribution_is_declared() -> None:
         if not providers & declared:
             missing.append(f"{module} ({where}) from {sorted(providers) or 'nothing installed'}")
     assert not missing, "imported but not declared in pyproject.toml: " + "; ".join(missing)
+
+
+# --- a missing dependency is one clear error -------------------------------------------------------
+
+WITHOUT_LANCEDB = """
+import asyncio, importlib.abc, sys
+
+class NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] == "lancedb":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, NotInstalled())
+from py_code_mode import FileStorage, InProcessExecutor, Session, SubprocessExecutor
+
+SKILL = 'def run(repo: str) -> str:\\n    \\"\\"\\"Analyse a GitHub repository.\\"\\"\\"\\n    return repo\\n'
+
+async def main():
+    executor = InProcessExecutor() if sys.argv[1] == "inprocess" else SubprocessExecutor()
+    async with Session(storage=FileStorage("base"), executor=executor) as session:
+        created = await session.run(f"skills.create('analyze_repo', {SKILL!r})")
+        assert created.is_ok, created.error
+        print((await session.run("skills.search('github analysis')")).error)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("kind", ["inprocess", "subprocess"])
+def test_search_without_lancedb_is_one_clear_error(kind: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    proc = subprocess.run(
+        [sys.executable, "-c", WITHOUT_LANCEDB, kind],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("MissingPackageError: "), proc.stdout + proc.stderr
+    assert "'lancedb'" in proc.stdout and "pip install" in proc.stdout, proc.stdout
+    assert "rebuilding" not in proc.stderr, proc.stderr

@@ -34,6 +34,21 @@ COMPACT_EVERY = 50
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+def _import_lancedb() -> Any:
+    os.environ.setdefault("LANCEDB_LOG", "error")
+    try:
+        import lancedb
+    except ImportError as exc:
+        from ..errors import MissingPackageError
+
+        raise MissingPackageError(
+            "lancedb",
+            "search (skills.search, tools.search)",
+            f"{exc} (py-code-mode depends on it; pip install lancedb)",
+        ) from None
+    return lancedb
+
+
 @dataclass(frozen=True)
 class SearchDocument:
     """One searchable item: ``text`` feeds BM25, ``embed_text`` the embedder."""
@@ -71,9 +86,7 @@ class HybridIndex:
     # --- opening -----------------------------------------------------------------------------
 
     def _connect(self) -> Any:
-        os.environ.setdefault("LANCEDB_LOG", "error")
-        import lancedb
-
+        lancedb = _import_lancedb()
         self.path.mkdir(parents=True, exist_ok=True)
         return lancedb.connect(str(self.path))
 
@@ -138,6 +151,7 @@ class HybridIndex:
         with self._lock:
             if self._hashes == wanted:
                 return
+            _import_lancedb()  # a missing package is not a corrupt index: no rebuild for it
             try:
                 self._sync(documents, wanted)
             except Exception as exc:  # a corrupt or half-written index: rebuild from the store
