@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint typecheck bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,13 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/py-code-mode demo --framework all
 
-test: install
+# The layers (import-linter contracts in pyproject.toml) and the types are checked before the tests.
+typecheck: install
+	$(VENV)/bin/lint-imports
+	mkdir -p $(VENV)/typecheck && ln -sfn $(CURDIR)/core $(VENV)/typecheck/py_code_mode
+	MYPYPATH=$(VENV)/typecheck $(PY) -m mypy -p py_code_mode
+
+test: install typecheck
 	$(PY) -m ruff check core integrations tests bench examples
 	$(PY) -m pytest
 

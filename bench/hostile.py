@@ -1,4 +1,5 @@
-"""The hostile battery as a table: every case against every executor where it is safe to run,
+"""The hostile battery as a table: every case against every executor where it is safe to run
+(the sandbox twice when this runs as root: with a root host, and with an unprivileged host),
 plus the measured start cost and run overhead of the sandbox versus a plain subprocess worker.
 
     python bench/hostile.py
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -18,10 +20,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "hostile"))
 
-from cases import ALL, CASES  # noqa: E402
+from cases import ALL, CASES, Case  # noqa: E402
 from harness import attack, make  # noqa: E402
+from hosts import make_host  # noqa: E402
 
 from py_code_mode import FileStorage, SandboxExecutor, Session  # noqa: E402
+
+USER_COLUMN = "sandbox, unprivileged host"
 
 
 async def costs() -> dict[str, dict[str, float]]:
@@ -51,25 +56,50 @@ async def main() -> int:
     parser.add_argument("--json", type=Path, default=HERE / "results" / "hostile.json")
     args = parser.parse_args()
     sandbox_problem = SandboxExecutor.check()
+    as_root = os.geteuid() == 0
+    own = f"sandbox, {'root' if as_root else 'unprivileged'} host"
+    columns = ["inprocess", "subprocess", own]
+    if as_root:
+        columns.append(USER_COLUMN)
+
+    def verdict(case: Case, kind: str, report: dict[str, object]) -> str:
+        if report["held"]:
+            return "held"
+        return "failed" if kind in case.protects else "not protected"
+
     table: dict[str, dict[str, str]] = {}
     for case in CASES:
         row = {}
-        for kind in ALL:
+        for kind, column in zip(ALL, columns, strict=False):
             if kind == "sandbox" and sandbox_problem:
-                row[kind] = "unavailable"
+                row[column] = "unavailable"
             elif kind not in case.safe_on:
-                row[kind] = "not run (unsafe)"
+                row[column] = "not run (unsafe)"
             else:
                 report = await attack(case, kind, Path(tempfile.mkdtemp(prefix="pcm-hostile-")))
-                if report["held"]:
-                    row[kind] = "held"
-                else:
-                    row[kind] = "failed" if kind in case.protects else "not protected"
+                row[column] = verdict(case, kind, report)
         table[case.name] = row
+    if as_root:  # the same sandbox cases, the host being an ordinary user
+        safe = [c.name for c in CASES if "sandbox" in c.safe_on]
+        reports: dict[str, dict[str, object]] = {}
+        if not sandbox_problem:
+            with make_host("user") as host:
+                reports = host.run_battery("sandbox", safe)
+        for case in CASES:
+            if sandbox_problem:
+                table[case.name][USER_COLUMN] = "unavailable"
+            elif case.name not in reports:
+                table[case.name][USER_COLUMN] = "not run (unsafe)"
+            else:
+                table[case.name][USER_COLUMN] = verdict(case, "sandbox", reports[case.name])
     width = max(len(c) for c in table)
-    print(f"{'case':<{width}}  " + "  ".join(f"{k:<16}" for k in ALL))
+    print(f"{'case':<{width}}  " + "  ".join(f"{k:<30}" for k in columns))
     for name, row in table.items():
-        print(f"{name:<{width}}  " + "  ".join(f"{row[k]:<16}" for k in ALL))
+        print(f"{name:<{width}}  " + "  ".join(f"{row[k]:<30}" for k in columns))
+    print("\n| case | " + " | ".join(columns) + " |\n|---|" + "---|" * len(columns))
+    for name, row in table.items():
+        label = f"`{name}`" if name in ("os._exit",) else name
+        print(f"| {label} | " + " | ".join(row[k] for k in columns) + " |")
     cost = await costs() if not sandbox_problem else {}
     for kind, c in cost.items():
         print(

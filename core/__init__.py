@@ -1,7 +1,7 @@
 """py-code-mode: let AI agents write Python with tools, skills, artifacts and deps.
 
-The public API is re-exported here lazily (PEP 562), so ``import py_code_mode`` stays fast and
-the subprocess worker can import ``py_code_mode.errors`` without loading anything else.
+The public API is re-exported here lazily (PEP 562), so ``import py_code_mode`` stays fast (code
+in a worker that imports ``py_code_mode.errors`` loads nothing else).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ than the limit is truncated and the whole text is kept as an artifact whose name
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import CodeModeError
+
+log = logging.getLogger(__name__)
 
 #: Characters of a result shown to the model before the rest is spilled into an artifact.
 RESULT_LIMIT = 20_000
@@ -153,7 +156,8 @@ async def spill(session: Any, text: str, prefix: str, limit: int = RESULT_LIMIT)
     try:
         await session.save_artifact(name, text, description=f"full output of {prefix}")
         where = f"the full text ({len(text)} characters) is in artifact '{name}'"
-    except Exception:
+    except (CodeModeError, OSError) as exc:  # storage failed: still answer, say what was lost
+        log.warning("full output of %s not saved as artifact %r: %s", prefix, name, exc)
         where = f"{len(text) - limit} more characters were cut"
     return text[:limit] + f"\n... [truncated: {where}]"
 

@@ -53,11 +53,16 @@ class WorkerError(ExecutionError):
 
 
 class RPCError(CodeModeError):
-    """A call from the worker to the host failed."""
+    """A call from the worker to the host failed.
+
+    Kept so that the reference's ``except RPCError`` clauses still import: host-side failures
+    reach worker code as the NamespaceError family (ToolError, SkillError, ...), and a broken
+    channel ends the run with a WorkerError result instead (see compat.NEVER_RAISED)."""
 
 
 class RPCTransportError(RPCError):
-    """The channel between worker and host broke or carried a malformed frame."""
+    """The channel between worker and host broke or carried a malformed frame (kept for the
+    reference's except clauses; not raised, see compat.NEVER_RAISED)."""
 
 
 class SessionError(CodeModeError, RuntimeError):
@@ -89,6 +94,27 @@ class StorageReadError(StorageError):
 
 class StorageWriteError(StorageError):
     """Data could not be written; nothing was changed."""
+
+
+# --- search -------------------------------------------------------------------------------
+
+
+class SearchError(CodeModeError):
+    """Searching skills or tools failed (the embedder, or reading or writing the index).
+
+    The index is left as it was: a failure that passes (an embedding endpoint that is briefly
+    unreachable, a full disk) never costs the index."""
+
+    def __init__(self, message: str, index_path: str | None = None) -> None:
+        super().__init__(message)
+        self.index_path = index_path
+
+    def _wire_attrs(self) -> dict[str, Any]:
+        return {"index_path": self.index_path}
+
+
+class SearchIndexCorruptError(SearchError):
+    """The index's files are damaged; the next sync rebuilds the index from the store."""
 
 
 # --- namespaces ---------------------------------------------------------------------------
@@ -210,7 +236,8 @@ class SkillSyntaxError(SkillValidationError, SyntaxError):
 
 
 class SkillExecutionError(SkillError):
-    """A skill raised while running."""
+    """A skill raised while running (kept for the reference's except clauses; not raised: the
+    skill's own exception reaches the caller unchanged, see compat.NEVER_RAISED)."""
 
 
 class ArtifactNotFoundError(ArtifactError, KeyError):
@@ -288,7 +315,7 @@ def error_from_wire(payload: dict[str, Any]) -> Exception:
     for key, value in (payload.get("attrs") or {}).items():
         setattr(err, key, value)
     if isinstance(err, NamespaceError):
-        err.namespace = getattr(err, "namespace", None) or cls.namespace_name
+        err.namespace = getattr(err, "namespace", None) or type(err).namespace_name
         err.operation = getattr(err, "operation", "")
         err.original_type = name
     return err

@@ -10,13 +10,13 @@ that was asked for, or :func:`create_session` raises a ConfigurationError saying
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from .errors import ConfigurationError
+from .execution.protocol import validate_timeout
 
 if TYPE_CHECKING:
     from .session import Session
@@ -45,17 +45,6 @@ def executor_name(name: str) -> str:
             f"unknown executor {name!r}; choose one of {', '.join(EXECUTOR_CHOICES)}"
         )
     return canonical
-
-
-def validate_timeout(timeout: float | None, what: str = "timeout") -> float | None:
-    """``None`` (unlimited) or a finite number of seconds above zero."""
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-        raise ConfigurationError(f"{what} must be a number of seconds, not {timeout!r}")
-    if not math.isfinite(timeout) or timeout <= 0:
-        raise ConfigurationError(f"{what} must be a finite number of seconds > 0, not {timeout!r}")
-    return float(timeout)
 
 
 def create_storage(

@@ -219,7 +219,7 @@ def first_paragraph(text: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 _TYPING_PREFIXES = ("typing.", "t.", "typing_extensions.")
-_SIMPLE = {
+_SIMPLE: dict[str, dict[str, Any]] = {
     "str": {"type": "string"},
     "int": {"type": "integer"},
     "float": {"type": "number"},
@@ -289,7 +289,7 @@ class _StaticTypes:
             base = _strip_prefix(ast.unparse(node.value))
             args = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
             if base in ("list", "List", "Sequence", "Iterable", "set", "Set", "frozenset"):
-                schema = {"type": "array", "items": self.schema(args[0])}
+                schema: dict[str, Any] = {"type": "array", "items": self.schema(args[0])}
                 if base in ("set", "Set", "frozenset"):
                     schema["uniqueItems"] = True
                 return schema
@@ -508,7 +508,7 @@ def schema_from_callable(
             )
         )
     return FunctionSchema(
-        name=name or getattr(fn, "__name__", "tool"),
+        name=str(name or getattr(fn, "__name__", "tool")),
         description=description if description is not None else first_paragraph(summary),
         parameters=parameters,
         is_async=inspect.iscoroutinefunction(fn),

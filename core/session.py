@@ -228,6 +228,13 @@ class Session:
             from .execution.in_process import InProcessExecutor
 
             self._executor = InProcessExecutor()
+        if hasattr(self._executor, "provide_namespaces"):
+            # The Session assembles; the executor only runs cells against what it is given.
+            from .execution.host import build_namespaces
+
+            executor: Any = self._executor
+            options = executor.namespace_options()
+            executor.provide_namespaces(await build_namespaces(self._storage, options))
         await self._executor.start(self._storage)
         self._started = True
         pending, self._pending_tools = self._pending_tools, []
@@ -236,24 +243,16 @@ class Session:
         framework, self._pending_framework_tools = self._pending_framework_tools, []
         for tool, options in framework:
             self._registry().register_framework_tool(tool, **options)
-        if self._sync_deps_on_start and getattr(self._executor, "deps", None) is not None:
-            await asyncio.to_thread(self._executor.deps.sync)
+        deps = getattr(self._executor, "deps", None)
+        if self._sync_deps_on_start and deps is not None:
+            await asyncio.to_thread(deps.sync)
         self._warm_search()
 
     def _warm_search(self) -> None:
-        """Import LanceDB and the embedder and sync the skill index in the background (about a
-        second) when there are skills, so the first search does not pay for it."""
-        skills_path = getattr(self._storage, "skills_path", None)
-        if skills_path is None or not any(Path(skills_path).glob("*.py")):
-            return
-
-        def warm() -> None:
-            try:
-                self.skill_library().refresh()
-            except Exception as exc:  # only a warm-up: the next search reports real errors
-                log.warning("skill search warm-up failed: %r", exc)
-
-        threading.Thread(target=warm, name="py-code-mode-warm-search", daemon=True).start()
+        """Ready skill search in the background (LanceDB, the embedder, the index), so that the
+        agent's first search pays nothing; returns at once (see SkillLibrary.warm)."""
+        if hasattr(self._storage, "get_skill_library"):
+            self.skill_library().warm()
 
     async def close(self) -> None:
         """Stop the executor; the session cannot be used afterwards."""
@@ -340,6 +339,13 @@ class Session:
                 return ExecutionResult(error="Session is closed")
         assert self._executor is not None
         return await self._executor.run(code, timeout=timeout)
+
+    def interrupt(self) -> bool:
+        """Interrupt the running cell with KeyboardInterrupt, as Ctrl-C does in a REPL: its run
+        returns that error with the output so far, and the session keeps its state. Safe to
+        call from a signal handler on the session's loop. False when nothing was running."""
+        interrupt = getattr(self._executor, "interrupt", None)
+        return bool(self._started and interrupt is not None and interrupt())
 
     def supports(self, capability: str) -> bool:
         """Whether the started executor has a capability (False before start)."""

@@ -59,7 +59,14 @@ def test_skill_search_benchmark_reports_every_mode(tmp_path: Path) -> None:
     report = json.loads(out.read_text())
     row = report["sizes"]["200"]
     for mode in ("text", "vector", "hybrid"):
-        assert {"p50_ms", "p95_ms", "recall@5", "mrr"} <= set(row[mode])
+        assert {"p50_ms", "p95_ms"} <= set(row[mode])
+        for where in (row[mode]["quality"], report["set"][mode]):
+            for split in ("heldout", "tune"):
+                slices = where[split]
+                assert {"all", "paraphrase", "exact", "partial", "typo", "multi", "legacy"} <= set(
+                    slices
+                )
+                assert {"recall@5", "mrr", "recall@1"} <= set(slices["all"])
     assert report["library"]["100"]["add_one_and_search_ms"] > 0
     assert report["first_search_new_process_s"] > 0
 

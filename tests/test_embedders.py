@@ -45,7 +45,7 @@ def test_library_with_a_custom_embedder(tmp_path: Path) -> None:
     library.create("send_mail", 'def run(to: str):\n    """Send an email."""\n')
     assert library.search("csv file", 1)[0].name == "parse_csv"
     assert any(
-        p.name.startswith("skills__hash_64") for p in (tmp_path / ".code-mode" / "index").iterdir()
+        p.name.endswith("__hash_64.lance") for p in (tmp_path / ".code-mode" / "index").iterdir()
     )
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import py_code_mode
 from py_code_mode import errors
-from py_code_mode.execution.worker import decode_data, encode_data
+from py_code_mode.worker.wire import decode_data, encode_data
 
 HEAVY = [
     "lancedb",

@@ -108,7 +108,7 @@ async def test_fd_level_output_is_collected(sp: Session) -> None:
 
 async def test_worker_never_holds_the_storage(sp: Session) -> None:
     result = await sp.run("type(artifacts).__name__, hasattr(artifacts, 'path')")
-    assert result.value == ("ArtifactsProxy", False)
+    assert result.value == ("Artifacts", False)
 
 
 async def test_worker_runs_in_another_process(sp: Session) -> None:

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from .._fileio import atomic_write, file_lock
-from ..errors import ArtifactNameError, ArtifactNotFoundError, StorageReadError
+from ..errors import (
+    ArtifactNameError,
+    ArtifactNotFoundError,
+    ArtifactWriteError,
+    StorageReadError,
+    StorageWriteError,
+)
 from ..types import Artifact
 from .protocol import MISSING, decode_artifact, encode_artifact, validate_artifact_name
 
@@ -93,7 +99,12 @@ class FileArtifactStore:
             "metadata": {**dict(metadata or {}), "_data_type": data_type},
         }
         with file_lock(self._root / LOCK_NAME):
-            atomic_write(target, raw)
+            try:
+                atomic_write(target, raw)
+            except (StorageWriteError, OSError) as exc:  # the old version stays as it was
+                raise ArtifactWriteError(
+                    f"artifact {name!r} could not be written: {exc}", operation="save"
+                ) from exc
             index = self._read_index()
             index[name] = entry
             self._write_index(index)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import re
 import tempfile
 import threading
@@ -186,7 +188,8 @@ def _langchain_model(script: list[Any]) -> Any:
         from langchain_openai import ChatOpenAI
 
         return ChatOpenAI(
-            model=os.environ.get("MODEL", "gpt-4o-mini"), base_url=os.environ.get("OPENAI_BASE_URL")
+            model=os.environ.get("MODEL", "gpt-4o-mini"),
+            base_url=os.environ.get("OPENAI_BASE_URL") or None,
         )
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import AIMessage
@@ -252,9 +255,9 @@ def _autogen_client(script: list[Any]) -> Any:
     if os.environ.get("OPENAI_API_KEY"):
         from autogen_ext.models.openai import OpenAIChatCompletionClient
 
-        return OpenAIChatCompletionClient(
-            model=os.environ.get("MODEL", "gpt-4o-mini"), base_url=os.environ.get("OPENAI_BASE_URL")
-        )
+        base_url = os.environ.get("OPENAI_BASE_URL")
+        options: dict[str, Any] = {"base_url": base_url} if base_url else {}
+        return OpenAIChatCompletionClient(model=os.environ.get("MODEL", "gpt-4o-mini"), **options)
     from autogen_core import FunctionCall
     from autogen_core.models import CreateResult, RequestUsage
     from autogen_ext.models.replay import ReplayChatCompletionClient
@@ -332,12 +335,15 @@ async def drive_mcp(
     import sys
 
     from mcp import Client, StdioServerParameters
+    from mcp.client.stdio import stdio_client
 
     base = str(session.storage.root)
     params = StdioServerParameters(
         command=sys.executable, args=["-m", "py_code_mode.cli.mcp_server", "--base", base]
     )
-    async with Client(params) as client:
+    # The server's own logs are noise in the story; -v shows them.
+    errlog = sys.stderr if VERBOSE else open(os.devnull, "w")  # noqa: SIM115
+    async with Client(stdio_client(params, errlog=errlog)) as client:
         for name, arguments in script:
             started = time.perf_counter()
             result = await client.call_tool(name, arguments)
@@ -351,6 +357,8 @@ async def drive_mcp(
                 bool(result.is_error),
             )
 
+
+VERBOSE = False
 
 DRIVERS: dict[str, Callable[..., Awaitable[None]]] = {
     "langchain": drive_langchain,
@@ -402,7 +410,9 @@ def available(framework: str) -> str | None:
         found = importlib.util.find_spec(name) is not None
     except ModuleNotFoundError:
         found = False
-    return None if found else f'not installed: pip install "py-code-mode[{framework}]"'
+    if found:
+        return None
+    return f'not installed; add it with: pip install "py-code-mode[{framework}]"'
 
 
 def render(story: Story, console: Any) -> None:
@@ -457,35 +467,57 @@ def summary(stories: list[Story], console: Any) -> None:
 
 async def run_demo(frameworks: list[str], base: Path | None) -> list[Story]:
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console()
     server, port = start_api()
-    stories = []
+    stories: list[Story] = []
     try:
         for framework in frameworks:
             missing = available(framework)
             if missing:
-                console.print(f"[yellow]{framework}: skipped ({missing})[/yellow]")
+                # escape(): rich would take "[langchain]" in the hint for markup and drop it.
+                console.print(f"[yellow]{framework}: skipped ({escape(missing)})[/yellow]")
                 continue
-            folder = (
-                (base / framework)
-                if base
-                else Path(tempfile.mkdtemp(prefix=f"pcm-demo-{framework}-"))
-            )
-            with console.status(
-                f"{framework}: starting the session (first search loads the index)…"
-            ):
-                story = await play(framework, folder, port)
+            scratch = None if base else tempfile.TemporaryDirectory(prefix=f"pcm-demo-{framework}-")
+            folder = base / framework if base else Path(scratch.name)  # type: ignore[union-attr]
+            try:
+                with console.status(
+                    f"{framework}: starting the session (first search loads the index)…"
+                ):
+                    story = await play(framework, folder, port)
+            finally:
+                if scratch is not None:
+                    scratch.cleanup()
             render(story, console)
             stories.append(story)
-            console.print(f"[dim]{framework}: data kept in {folder}[/dim]")
+            if base:
+                console.print(f"[dim]{framework}: data kept in {folder}[/dim]")
     finally:
         server.shutdown()
-    summary(stories, console)
+    if stories:
+        summary(stories, console)
+    else:
+        console.print(
+            "[red]No framework could run.[/red] Install the extras, e.g. "
+            + escape('pip install "py-code-mode[all]"')
+        )
     return stories
 
 
-def main(framework: str, base: str | None) -> int:
+def quiet_logs(verbose: bool) -> None:
+    """Only the story on screen: libraries' INFO lines (httpx requests) and AutoGen's token
+    count warnings appear with ``-v``."""
+    global VERBOSE
+    VERBOSE = verbose
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, force=True)
+    if not verbose:
+        for name in ("httpx", "autogen_core", "autogen_core.events", "autogen_agentchat", "mcp"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def main(framework: str, base: str | None, verbose: bool = False) -> int:
+    quiet_logs(verbose)
     chosen = list(FRAMEWORKS) if framework == "all" else [framework]
     stories = asyncio.run(run_demo(chosen, Path(base).expanduser() if base else None))
     failed = [s.framework for s in stories if any(step.is_error for step in s.steps)]

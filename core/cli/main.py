@@ -1,8 +1,9 @@
 """``py-code-mode``: run code in a session over a base folder, from the shell.
 
-Subcommands:
-
-* ``run [-c CODE | FILE] --base DIR --executor inprocess|subprocess --timeout S [--json]``
+Subcommands: ``run``, ``repl``, ``mcp``, ``skills``, ``store``, ``demo``, ``container``.
+``--base DIR`` may stand before or after the subcommand. Bad input (a base folder that is a
+file, a timeout that is not a positive number, a sandbox that cannot start) ends in one line on
+stderr and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -29,6 +30,39 @@ def _session(
     )
 
 
+def timeout_arg(text: str) -> float:
+    """``--timeout``: a finite number of seconds > 0."""
+    from ..errors import ConfigurationError
+    from ..factory import validate_timeout
+
+    try:
+        seconds = validate_timeout(float(text))
+    except (ValueError, ConfigurationError) as exc:
+        message = str(exc) if isinstance(exc, ConfigurationError) else f"not a number: {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
+    assert seconds is not None
+    return seconds
+
+
+def exit_code(result: Any) -> int:
+    """The process exit code for a run, as ``python -c`` would give: 0, 1 on an error, and
+    ``sys.exit(n)`` in the code exits ``n``."""
+    error = result.error
+    if error is None:
+        return 0
+    if error.split(":")[0] == "KeyboardInterrupt":
+        return 130  # as a shell reports a process ended by Ctrl-C
+    if error == "SystemExit" or error.startswith("SystemExit:"):
+        argument = error.partition(":")[2].strip()
+        if argument in ("", "None"):
+            return 0
+        try:
+            return int(argument)
+        except ValueError:
+            return 1
+    return 1
+
+
 def _jsonable(value: Any) -> Any:
     try:
         json.dumps(value)
@@ -48,8 +82,17 @@ async def _run(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"py-code-mode: cannot read {args.file}: {exc}", file=sys.stderr)
             return 2
+    from .repl import ctrl_c_interrupts
+
     async with _session(args.base, args.executor, args.timeout, args.redis, args.prefix) as session:
-        result = await session.run(code)
+        task = asyncio.ensure_future(session.run(code))
+        with ctrl_c_interrupts(asyncio.get_running_loop(), session, task):
+            try:
+                result = await task
+            except asyncio.CancelledError:
+                print("py-code-mode run: stopped (Ctrl-C)", file=sys.stderr)
+                return 130
+    code_exit = exit_code(result)
     if args.json:
         payload = result.model_dump(mode="python", exclude={"value"})
         payload["value"] = _jsonable(result.value)
@@ -62,28 +105,36 @@ async def _run(args: argparse.Namespace) -> int:
                 sys.stdout.write("\n")
         if result.stderr:
             sys.stderr.write(result.stderr)
-        if result.error is not None:
+        if result.error is not None and not (
+            code_exit == 0 or result.error.startswith("SystemExit:")
+        ):
             sys.stderr.write((result.traceback or result.error).rstrip("\n") + "\n")
+        elif result.error is not None and code_exit == 1:  # sys.exit("message")
+            sys.stderr.write(result.error.partition(":")[2].strip() + "\n")
         elif result.repr is not None:
             print(result.repr)
-    return 0 if result.is_ok else 1
+    return code_exit
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
     parser = argparse.ArgumentParser(
         prog="py-code-mode",
         description="Run agent code in a session with tools, skills, artifacts and deps.",
     )
+    parser.add_argument("--version", action="version", version=f"py-code-mode {__version__}")
+    parser.add_argument("--base", default=None, help=f"base folder (default {DEFAULT_BASE})")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run code in a session and print its result")
     source = run.add_mutually_exclusive_group(required=True)
     source.add_argument("-c", "--code", help="the code to run")
     source.add_argument("file", nargs="?", help="a Python file to run ('-' reads standard input)")
-    run.add_argument("--base", default=DEFAULT_BASE, help=f"base folder (default {DEFAULT_BASE})")
+    base_option(run)
     run.add_argument("--executor", choices=EXECUTORS, default="subprocess")
     run.add_argument(
-        "--timeout", type=float, default=None, help="seconds before the run is stopped"
+        "--timeout", type=timeout_arg, default=None, help="seconds before the run is stopped"
     )
     run.add_argument("--json", action="store_true", help="print the full result as JSON")
     run.add_argument("--redis", help="keep skills, artifacts and deps in Redis at this URL")
@@ -96,13 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--framework", choices=["langchain", "autogen", "llamaindex", "mcp", "all"], default="all"
     )
-    demo.add_argument(
-        "--base", default=None, help="keep the demo's data here (default: temp folders)"
-    )
+    base_option(demo, "keep the demo's data here (default: temp folders, removed afterwards)")
+    demo.add_argument("-v", "--verbose", action="store_true", help="show library logs too")
     demo.set_defaults(handler=None)
 
     repl = sub.add_parser("repl", help="an interactive session with the namespaces")
-    repl.add_argument("--base", default=DEFAULT_BASE, help=f"base folder (default {DEFAULT_BASE})")
+    base_option(repl)
     repl.add_argument("--executor", choices=EXECUTORS, default="subprocess")
     repl.add_argument("--redis", help="keep skills, artifacts and deps in Redis at this URL")
     repl.add_argument("--prefix", default="py_code_mode", help="Redis key prefix")
@@ -115,7 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--image", default="py-code-mode-tools:latest")
     build.add_argument(
-        "--base", default="py-code-mode-base:bookworm", help="base image with python3"
+        "--base-image",
+        "--base",
+        dest="base_image",
+        default="py-code-mode-base:bookworm",
+        help="base image with python3",
     )
     container.set_defaults(handler=None)
 
@@ -139,22 +193,51 @@ def build_parser() -> argparse.ArgumentParser:
 
     mcp = sub.add_parser("mcp", help="serve the catalog as an MCP server (stdio or --http)")
     add_arguments(mcp)
+    for action in mcp._actions:  # --base after `mcp` wins; before it, it still counts
+        if action.dest == "base":
+            action.default = argparse.SUPPRESS
     mcp.set_defaults(handler=None)
     return parser
 
 
+def base_option(parser: argparse.ArgumentParser, help: str | None = None) -> None:
+    """``--base`` after the subcommand; it wins over one given before it."""
+    parser.add_argument(
+        "--base",
+        default=argparse.SUPPRESS,
+        help=help or f"base folder (default {DEFAULT_BASE})",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """The ``py-code-mode`` command. Bad input gives one line on stderr and exit code 2."""
+    from ..errors import CodeModeError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except (CodeModeError, OSError) as exc:
+        print(f"py-code-mode {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command not in ("demo", "mcp", "container") and args.base is None:
+        args.base = DEFAULT_BASE
     if args.command == "container":
         import subprocess as sp
 
         from ..execution.container import build_image, image_present
 
-        if not image_present(args.base):
+        if not image_present(args.base_image):
             script = Path(__file__).resolve().parents[2] / "docker" / "build-base.sh"
-            print(f"base image {args.base} missing: building it offline with {script}")
-            sp.run(["bash", str(script), args.base], check=True)
-        build_image(args.image, args.base)
+            print(f"base image {args.base_image} missing: building it offline with {script}")
+            sp.run(["bash", str(script), args.base_image], check=True)
+        build_image(args.image, args.base_image)
         print(f"built {args.image}")
         return 0
     if args.command == "store":
@@ -172,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from .demo import main as demo_main
 
-        return demo_main(args.framework, args.base)
+        return demo_main(args.framework, args.base, verbose=args.verbose)
     if args.command == "mcp":
         from .mcp_server import serve
 

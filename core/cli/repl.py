@@ -8,7 +8,9 @@ import asyncio
 import codeop
 import contextlib
 import os
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +59,16 @@ def read_cell(prompt: str = ">>> ", more: str = "... ") -> str | None:
             return source
 
 
+class LeaveRepl(Exception):
+    """``exit()``/``quit()``/``sys.exit(n)`` in a cell: leave with that exit code."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
 async def handle(session: Any, cell: str) -> bool:
-    """Run one cell or magic; False to stop."""
+    """Run one cell or magic; False to stop (raises LeaveRepl when the code exits)."""
     command = cell.strip()
     if command in ("%exit", "%quit"):
         return False
@@ -77,6 +87,10 @@ async def handle(session: Any, cell: str) -> bool:
         print(f"unknown command {command.split()[0]}; %help lists them")
     elif command:
         result = await session.run(cell)
+        if result.error is not None and result.error.split(":")[0] == "SystemExit":
+            from .main import exit_code
+
+            raise LeaveRepl(exit_code(result))
         if result.stdout:
             print(result.stdout, end="" if result.stdout.endswith("\n") else "\n")
         if result.stderr:
@@ -88,6 +102,34 @@ async def handle(session: Any, cell: str) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def ctrl_c_interrupts(
+    loop: asyncio.AbstractEventLoop, session: Any, task: asyncio.Task[Any]
+) -> Iterator[None]:
+    """While ``task`` runs: Ctrl-C interrupts the running cell (KeyboardInterrupt comes back
+    as its result, with the output so far and the state kept); a second Ctrl-C cancels it."""
+    presses = 0
+
+    def on_sigint() -> None:
+        nonlocal presses
+        presses += 1
+        if presses > 1 or not session.interrupt():
+            task.cancel()
+
+    loop.add_signal_handler(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)  # back to KeyboardInterrupt at the prompt
+
+
+def run_interruptibly(loop: asyncio.AbstractEventLoop, session: Any, work: Any) -> Any:
+    """Run ``work`` on ``loop`` with Ctrl-C interrupting the running cell."""
+    task = loop.create_task(work)
+    with ctrl_c_interrupts(loop, session, task):
+        return loop.run_until_complete(task)
+
+
 def main(base: str, executor: str, *, redis: str | None = None, prefix: str | None = None) -> int:
     from ..factory import create_session
 
@@ -96,6 +138,7 @@ def main(base: str, executor: str, *, redis: str | None = None, prefix: str | No
     kind = type(session.executor).__name__
     print(f"py-code-mode REPL on {Path(base).expanduser()} ({kind}); %help for commands")
     loop = asyncio.new_event_loop()
+    code = 0
     try:
         loop.run_until_complete(session.start())
         while True:
@@ -104,10 +147,18 @@ def main(base: str, executor: str, *, redis: str | None = None, prefix: str | No
             except KeyboardInterrupt:
                 print("\nKeyboardInterrupt")
                 continue
-            if cell is None or not loop.run_until_complete(handle(session, cell)):
+            if cell is None:
+                print()
+                break
+            try:
+                if not run_interruptibly(loop, session, handle(session, cell)):
+                    break
+            except asyncio.CancelledError:
+                print("KeyboardInterrupt (the run was stopped)", file=sys.stderr)
+            except LeaveRepl as leave:
+                code = leave.code
                 break
     finally:
         loop.run_until_complete(session.close())
         loop.close()
-    print()
-    return 0
+    return code

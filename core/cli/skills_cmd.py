@@ -14,11 +14,23 @@ import yaml
 DEFAULT_BASE = "~/.code-mode"
 
 
+#: Commands that only read: they never create the base folder.
+READS = ("list", "search", "show", "history", "export")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--base", default=DEFAULT_BASE, help=f"base folder (default {DEFAULT_BASE})"
-    )
+    """``--base`` may stand before ``skills``, after it, or after the skills command."""
+    base = {"default": argparse.SUPPRESS, "help": f"base folder (default {DEFAULT_BASE})"}
+    parser.add_argument("--base", **base)  # type: ignore[arg-type]
     sub = parser.add_subparsers(dest="skills_command", required=True)
+    add_parser = sub.add_parser
+
+    def with_base(*args: Any, **kwargs: Any) -> argparse.ArgumentParser:
+        command = add_parser(*args, **kwargs)
+        command.add_argument("--base", **base)  # type: ignore[arg-type]
+        return command
+
+    sub.add_parser = with_base  # type: ignore[method-assign]
     sub.add_parser("list", help="list skills")
     search = sub.add_parser("search", help="find skills by what they do")
     search.add_argument("query")
@@ -42,10 +54,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     imp.add_argument("dir")
 
 
-def _library(base: str) -> Any:
+def _library(base: str, *, create: bool) -> Any:
+    from ..errors import ConfigurationError
     from ..storage.file import FileStorage
 
-    return FileStorage(Path(base).expanduser()).get_skill_library()
+    root = Path(base).expanduser()
+    if not create and not root.is_dir():
+        what = "is a file, not a folder" if root.exists() else "does not exist"
+        raise ConfigurationError(f"base folder {str(root)!r} {what} (nothing to read)")
+    return FileStorage(root).get_skill_library()
 
 
 def export_skills(library: Any, folder: Path) -> list[str]:
@@ -120,8 +137,8 @@ def import_skills(library: Any, folder: Path) -> tuple[list[str], list[str]]:
 def run(args: argparse.Namespace) -> int:
     from ..errors import CodeModeError
 
-    library = _library(args.base)
     command = args.skills_command
+    library = _library(getattr(args, "base", None) or DEFAULT_BASE, create=command not in READS)
     try:
         if command == "list":
             for skill in library.list():

@@ -119,8 +119,23 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
+def _check_source(args: argparse.Namespace) -> None:
+    """A named source must exist: a typo is an error, not "0 skills"."""
+    source = getattr(args, "source", None)
+    if not source:
+        return
+    path = Path(source).expanduser()
+    wants_file = getattr(args, "type", "skills") == "deps"
+    if wants_file and not path.is_file():
+        raise ValueError(f"--source {source!r}: no such requirements file")
+    if not wants_file and not path.is_dir():
+        raise ValueError(f"--source {source!r}: no such folder")
+
+
 def _run(args: argparse.Namespace, client: Any) -> int:
     command, prefix = args.store_command, args.prefix
+    _check_source(args)
+    client.ping()  # Redis down: say so before doing anything
     if command == "bootstrap":
         kind = args.type
         if kind == "skills":

@@ -64,7 +64,15 @@ def _tail(text: str, lines: int = 12, limit: int = 2000) -> str:
 
 
 class PackageInstaller:
-    """pip into an overlay folder, with a timeout and capped output."""
+    """pip into an overlay folder, with a timeout and capped output.
+
+    ``allow_source_builds``: whether pip may build source distributions. Building one runs the
+    package's own code (``setup.py``, its build backend) on the host, as the host's user, with
+    the host's environment, so executors that run code outside the host process install wheels
+    only (``--only-binary :all:``) unless the operator sets this to True. None: the executor's
+    default (wheels only for subprocess, sandbox and container executors; in-process code is
+    trusted anyway).
+    """
 
     def __init__(
         self,
@@ -76,6 +84,7 @@ class PackageInstaller:
         index_url: str | None = None,
         no_index: bool = False,
         extra_args: Sequence[str] | None = None,
+        allow_source_builds: bool | None = None,
     ) -> None:
         extra = list(extra_args or [])
         bad = [a for a in extra if a not in ALLOWED_EXTRA_ARGS]
@@ -90,6 +99,7 @@ class PackageInstaller:
         self.index_url = index_url
         self.no_index = no_index
         self.extra_args = extra
+        self.allow_source_builds = allow_source_builds
 
     @property
     def target(self) -> Path:
@@ -98,12 +108,17 @@ class PackageInstaller:
             self._target = Path(tempfile.mkdtemp(prefix="py-code-mode-deps-"))
         return self._target
 
-    def bound(self, *, python: str, target: Path | None) -> PackageInstaller:
-        """A copy for one executor: its interpreter, and the storage's overlay unless this
-        installer was given its own target."""
+    def bound(
+        self, *, python: str, target: Path | None, source_builds: bool = True
+    ) -> PackageInstaller:
+        """A copy for one executor: its interpreter, the storage's overlay unless this
+        installer was given its own target, and the executor's ``source_builds`` default unless
+        the operator chose."""
+        allow = self.allow_source_builds
         return PackageInstaller(
             self._target or target, python=python, timeout=self.timeout, find_links=self.find_links,
             index_url=self.index_url, no_index=self.no_index, extra_args=self.extra_args,
+            allow_source_builds=source_builds if allow is None else allow,
         )  # fmt: skip
 
     def present(self, specs: Iterable[str]) -> list[str]:
@@ -139,6 +154,9 @@ class PackageInstaller:
             command += ["--index-url", self.index_url]
         if self.no_index:
             command.append("--no-index")
+        wheels_only = self.allow_source_builds is False
+        if wheels_only:
+            command += ["--only-binary", ":all:"]
         command += [*self.extra_args, *todo]
         try:
             proc = subprocess.run(command, capture_output=True, text=True, timeout=self.timeout)
@@ -155,9 +173,16 @@ class PackageInstaller:
             ) from exc
         if proc.returncode != 0:
             shutil.rmtree(staging, ignore_errors=True)
+            said = _tail(proc.stderr or proc.stdout)
+            hint = ""
+            if wheels_only and "matching distribution" in said:
+                hint = (
+                    "\nOnly wheels are installed here: building a source distribution would run "
+                    "the package's own code on the host. An operator can allow that with "
+                    "PackageInstaller(allow_source_builds=True), or provide a wheel (find_links)."
+                )
             raise DependencyError(
-                f"installing {', '.join(todo)} failed; nothing was changed. pip said:\n"
-                f"{_tail(proc.stderr or proc.stdout)}",
+                f"installing {', '.join(todo)} failed; nothing was changed. pip said:\n{said}{hint}",
                 operation="install",
             )
         self._merge(staging)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import DependencyError, RuntimeDepsDisabledError
+from ..worker.local import LocalTransport
+from ..worker.namespaces import Deps
 from .installer import PackageInstaller, SyncResult
 from .specs import spec_name, validate_spec
 from .store import DepsStore, MemoryDepsStore
@@ -88,8 +90,13 @@ def deps_for(
     configured: tuple[str, ...] | list[str] | None = None,
     deps_file: Any = None,
     installer: PackageInstaller | None = None,
+    source_builds: bool = True,
 ) -> DepsManager:
-    """The deps of a session: recorded in the storage, installed into its overlay folder."""
+    """The deps of a session: recorded in the storage, installed into its overlay folder.
+
+    ``source_builds=False`` (executors whose code runs outside the host process): pip installs
+    wheels only, so no code of a package the session's code chose runs on the host; an
+    operator's ``PackageInstaller(allow_source_builds=...)`` overrides it."""
     from pathlib import Path
 
     from .store import FileDepsStore
@@ -105,25 +112,22 @@ def deps_for(
     else:
         store = MemoryDepsStore()
         overlay = None
-    installer = (installer or PackageInstaller()).bound(python=python, target=overlay)
+    installer = (installer or PackageInstaller()).bound(
+        python=python, target=overlay, source_builds=source_builds
+    )
     return DepsManager(
         store, installer, allow_runtime_deps=allow_runtime_deps, configured=list(configured or ())
     )
 
 
-class DepsNamespace:
-    """``deps`` inside code (in-process): ``deps.add(spec)``, ``deps.list()``, ``deps.remove(name)``,
-    ``deps.sync()``."""
+class DepsHost:
+    """Serves the ``deps`` surface from a :class:`DepsManager` (installs run on the host)."""
 
     def __init__(self, manager: DepsManager) -> None:
         self._manager = manager
 
     def add(self, spec: str) -> SyncResult:
-        result = self._manager.add(spec)
-        import importlib
-
-        importlib.invalidate_caches()
-        return result
+        return self._manager.add(spec)
 
     def list(self) -> list[str]:
         return self._manager.list()
@@ -132,33 +136,16 @@ class DepsNamespace:
         return self._manager.remove(name)
 
     def sync(self) -> SyncResult:
-        result = self._manager.sync()
-        import importlib
+        return self._manager.sync()
 
-        importlib.invalidate_caches()
-        return result
 
-    def __repr__(self) -> str:
-        return f"<DepsNamespace: {len(self._manager.list())} package(s) configured>"
+class DepsNamespace(Deps):
+    """``deps`` over a manager, for code that builds one itself (the reference's
+    ``DepsNamespace``); sessions assemble theirs in ``execution.host``."""
+
+    def __init__(self, manager: DepsManager) -> None:
+        super().__init__(LocalTransport({"deps": DepsHost(manager)}))
+        self._manager = manager
 
 
 ControlledDepsNamespace = DepsNamespace  # the reference's name; the manager enforces the policy
-
-
-class DepsRPC:
-    """What the worker's ``deps`` proxy may call on the host (installs run on the host)."""
-
-    def __init__(self, manager: DepsManager) -> None:
-        self._manager = manager
-
-    def add(self, spec: str) -> dict[str, Any]:
-        return self._manager.add(spec).to_dict()
-
-    def list(self) -> list[str]:
-        return self._manager.list()
-
-    def remove(self, name: str) -> bool:
-        return self._manager.remove(name)
-
-    def sync(self) -> dict[str, Any]:
-        return self._manager.sync().to_dict()

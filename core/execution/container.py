@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import subprocess
 import uuid
@@ -163,14 +164,14 @@ class ContainerExecutor(SubprocessExecutor):
             c.image,
             "python3",
             "-P",
-            f"{PACKAGE_MOUNT}/execution/{WORKER_PATH.name}",
+            f"{PACKAGE_MOUNT}/{WORKER_PATH.relative_to(package).as_posix()}",
             config_json,
         ]
 
     def _worker_env(self) -> dict[str, str]:
-        env = super()._worker_env()
-        env.pop("MALLOC_ARENA_MAX", None)
-        return env
+        # This is the docker client's environment (DOCKER_HOST, its config in HOME), not the
+        # container's: the worker gets only ``ContainerConfig.environment`` (``-e``).
+        return dict(os.environ)
 
     async def _spawn(self) -> WorkerProcess:
         try:

@@ -1,59 +1,67 @@
-"""The host side of the namespaces: the objects a session owns and what the worker may ask of them.
+"""The one place a session's namespaces are assembled, and the host side of the channel.
 
-In-process code gets these objects directly. A subprocess worker gets proxies whose calls arrive
-here as RPC frames; :meth:`HostNamespaces.dispatch` treats every such call as untrusted input:
-only listed methods are callable, arguments are decoded from the wire form, and results are
-converted back to plain data.
+:func:`build_namespaces` turns a storage backend plus an executor's settings into
+:class:`HostNamespaces`: the objects that serve ``tools``, ``skills``, ``artifacts`` and ``deps``.
+The Session calls it once when it starts and hands the result to its executor; an executor used
+on its own (``await executor.start(storage)``) calls the same function. Executors build nothing.
+
+In-process code gets namespace objects over a :class:`~py_code_mode.worker.local.LocalTransport`
+(``in_code``). A worker process gets the same classes over its channel; its calls arrive here as
+``rpc`` frames that :meth:`HostNamespaces.dispatch` treats as untrusted input: only methods
+declared in :data:`~py_code_mode.worker.surface.SURFACE` are callable, arguments are decoded from
+the wire form, blocking ones run off the event loop, and results become plain data by the same
+declaration.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from ..errors import CodeModeError
-from .worker import decode_data, encode_data
+from ..worker import namespaces as code_namespaces
+from ..worker.errors import builtin_bases_of
+from ..worker.local import LocalTransport, plain
+from ..worker.surface import allowed
+from ..worker.wire import decode_data, encode_data
 
-#: The methods a worker may call on each namespace.
-RPC_METHODS: dict[str, frozenset[str]] = {
-    "artifacts": frozenset({"save", "load", "get", "list", "exists", "delete"}),
-    "tools": frozenset({"list", "search", "describe", "get", "call"}),
-    "deps": frozenset({"add", "list", "remove", "sync"}),
-    "skills": frozenset(
-        {
-            "search",
-            "list",
-            "get",
-            "exists",
-            "create",
-            "delete",
-            "describe",
-            "history",
-            "rollback",
-            "source",
-            "record",
-        }
-    ),
-}
-#: Namespaces whose calls may block (disk scans, index queries): served off the event loop.
-BLOCKING = frozenset({"skills", "deps"})
+log = logging.getLogger(__name__)
 
 
-def to_plain(value: Any) -> Any:
-    """Records become dicts (recursively through lists) before they are encoded."""
-    if hasattr(value, "to_dict") and callable(value.to_dict):
-        return value.to_dict()
-    if isinstance(value, list):
-        return [to_plain(v) for v in value]
-    return value
+@dataclass
+class NamespaceOptions:
+    """What an executor's configuration says about the namespaces (everything else comes from
+    the storage). Explicit objects win over the ones built from the storage."""
+
+    tools_path: Path | str | None = None
+    registry: Any = None
+    artifacts: Any = None
+    skills: Any = None
+    deps: Any = None  # a DepsManager; None: built from the storage and the settings below
+    python: str | None = None  # the interpreter that installs packages (where code runs)
+    allow_runtime_deps: bool = True
+    deps_specs: tuple[str, ...] | None = None
+    deps_file: Path | str | None = None
+    deps_installer: Any = None
+    source_builds: bool = True  # False: wheels only (code runs outside the host process)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _error_wire(exc: BaseException) -> dict[str, Any]:
+    to_wire = getattr(exc, "to_wire", None)
+    wire = to_wire() if callable(to_wire) else {"type": type(exc).__name__, "message": str(exc)}
+    wire["bases"] = builtin_bases_of(exc)
+    return wire
 
 
 class HostNamespaces:
     """The namespace objects of one session, owned by the host process.
 
-    ``in_code`` is what in-process code gets as globals; ``rpc`` is what a worker's proxies may
-    call (the same objects, or adapters that return plain data).
+    ``handlers`` serve each namespace's declared methods; ``in_code`` is what in-process code
+    gets as globals. ``registry``, ``library`` and ``deps`` are the objects behind them.
     """
 
     def __init__(
@@ -62,72 +70,53 @@ class HostNamespaces:
         skills: Any | None = None,
         tools: Any | None = None,
         deps: Any | None = None,
-    ) -> None:
-        self.in_code: dict[str, Any] = {}
-        self.rpc: dict[str, Any] = {}
-        self.registry = tools
-        self.deps = deps
-        if tools is not None:
-            from ..tools.namespace import ToolsNamespace, ToolsRPC
-
-            loop = asyncio.get_running_loop()
-            self.in_code["tools"] = ToolsNamespace(tools, loop)
-            self.rpc["tools"] = ToolsRPC(tools)
-        if skills is not None:
-            from ..skills.namespace import SkillsNamespace, SkillsRPC
-
-            namespace = SkillsNamespace(skills, namespaces=lambda: dict(self.in_code))
-            self.in_code["skills"] = namespace
-            self.rpc["skills"] = SkillsRPC(namespace)
-        if artifacts is not None:
-            self.in_code["artifacts"] = artifacts
-            self.rpc["artifacts"] = artifacts
-        if deps is not None:
-            from ..deps.manager import DepsNamespace, DepsRPC
-
-            self.in_code["deps"] = DepsNamespace(deps)
-            self.rpc["deps"] = DepsRPC(deps)
-
-    @classmethod
-    async def build(
-        cls,
-        storage: Any,
         *,
-        tools_path: Any = None,
-        registry: Any = None,
-        artifacts: Any = None,
-        skills: Any = None,
-        deps: Any = None,
-    ) -> HostNamespaces:
-        """Namespaces over a storage backend; explicit objects win over the storage's.
+        owns_registry: bool = False,
+    ) -> None:
+        self.registry = tools
+        self.library = skills
+        self.artifacts = artifacts
+        self.deps = deps
+        self.owns_registry = owns_registry
+        self.handlers: dict[str, Any] = {}
+        extras: dict[str, Any] = {}
+        if tools is not None:
+            from ..tools.namespace import ToolsHost
 
-        Tools come from ``registry`` (if given) plus the YAML files under ``tools_path`` — or,
-        when no path is configured, under the FileStorage base's ``tools/`` folder.
-        """
-        from ..tools.registry import ToolRegistry
+            self.handlers["tools"] = ToolsHost(tools)
+        if skills is not None:
+            from ..skills.namespace import SkillsHost
 
-        if storage is not None:
-            if artifacts is None:
-                artifacts = storage.get_artifact_store()
-            if skills is None and hasattr(storage, "get_skill_library"):
-                skills = storage.get_skill_library()
-            if tools_path is None:
-                tools_path = getattr(storage, "tools_path", None)
-        if registry is None:
-            index = getattr(storage, "index_path", None)
-            registry = ToolRegistry(index_path=index / "index" if index is not None else None)
-        if tools_path is not None:
-            await registry.load_dir(tools_path)
-        return cls(artifacts=artifacts, skills=skills, tools=registry, deps=deps)
+            self.handlers["skills"] = SkillsHost(skills)
+            extras["skills"] = _SkillsExtras(skills)
+        if artifacts is not None:
+            self.handlers["artifacts"] = artifacts
+            extras["artifacts"] = artifacts
+        if deps is not None:
+            from ..deps.manager import DepsHost
+
+            self.handlers["deps"] = DepsHost(deps)
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        self.transport = LocalTransport(self.handlers, extras, loop)
+        self.in_code: dict[str, Any] = code_namespaces.build(self.transport, self.names)
 
     @property
     def names(self) -> list[str]:
-        return list(self.rpc)
+        return list(self.handlers)
+
+    async def aclose(self) -> None:
+        """Close what the assembly opened (MCP connections, HTTP clients)."""
+        if self.owns_registry and self.registry is not None:
+            await self.registry.close()
 
     async def dispatch(self, namespace: Any, method: Any, args: Any, kwargs: Any) -> dict[str, Any]:
         """Serve one call from the worker; always returns an ``rpc_result`` body, never raises."""
         try:
-            if namespace not in self.rpc or method not in RPC_METHODS.get(namespace, ()):
+            spec = allowed(namespace, method)
+            if spec is None or spec.oneway or namespace not in self.handlers:
                 raise AttributeError(f"{namespace!r} has no callable {method!r}")
             args = decode_data(args) if args is not None else []
             kwargs = decode_data(kwargs) if kwargs is not None else {}
@@ -135,15 +124,86 @@ class HostNamespaces:
                 raise TypeError("malformed call arguments")
             if not all(isinstance(k, str) for k in kwargs):
                 raise TypeError("keyword names must be strings")
-            bound = getattr(self.rpc[namespace], method)
-            if namespace in BLOCKING:
+            bound = getattr(self.handlers[namespace], method)
+            if spec.blocking:
                 result = await asyncio.to_thread(bound, *args, **kwargs)
             else:
                 result = bound(*args, **kwargs)
             if inspect.isawaitable(result):
                 result = await result
-            return {"ok": True, "value": encode_data(to_plain(result))}
-        except CodeModeError as exc:
-            return {"ok": False, "error": exc.to_wire()}
+            return {"ok": True, "value": encode_data(plain(spec, result))}
         except Exception as exc:  # reported to the worker's code, never fatal to the host
-            return {"ok": False, "error": {"type": type(exc).__name__, "message": str(exc)}}
+            return {"ok": False, "error": _error_wire(exc)}
+
+    async def note(self, namespace: Any, method: Any, args: Any) -> None:
+        """Serve a one-way message from the worker (no reply; failures are logged)."""
+        spec = allowed(namespace, method)
+        if spec is None or not spec.oneway or namespace not in self.handlers:
+            log.warning("ignored a note for %r.%r from the worker", namespace, method)
+            return
+        try:
+            decoded = decode_data(args) if args is not None else []
+            if not isinstance(decoded, list):
+                raise TypeError("malformed note arguments")
+            bound = getattr(self.handlers[namespace], method)
+            if spec.blocking:
+                await asyncio.to_thread(bound, *decoded)
+            else:
+                bound(*decoded)
+        except Exception:  # statistics only: the run goes on
+            log.warning("%s.%s from the worker failed", namespace, method, exc_info=True)
+
+
+class _SkillsExtras:
+    """In-process extras of ``skills`` (the reference's ``skills.library``)."""
+
+    def __init__(self, library: Any) -> None:
+        self.library = library
+
+
+async def build_namespaces(storage: Any, options: NamespaceOptions | None = None) -> HostNamespaces:
+    """Assemble a session's namespaces from its storage and its executor's settings.
+
+    Tools come from ``options.registry`` (if given) plus the YAML files under ``tools_path`` —
+    or, when no path is configured, under the FileStorage base's ``tools/`` folder. Skills are
+    the storage's searchable skill library; deps are recorded in the storage and installed with
+    ``options.python`` into the storage's overlay folder.
+    """
+    from ..tools.registry import ToolRegistry
+
+    options = options or NamespaceOptions()
+    artifacts, skills, tools_path = options.artifacts, options.skills, options.tools_path
+    if storage is not None:
+        if artifacts is None:
+            artifacts = storage.get_artifact_store()
+        if skills is None and (
+            hasattr(storage, "get_skill_store") or hasattr(storage, "get_skill_library")
+        ):
+            from ..skills.library import library_for
+
+            skills = library_for(storage)
+        if tools_path is None:
+            tools_path = getattr(storage, "tools_path", None)
+    registry, owns_registry = options.registry, False
+    if registry is None:
+        index = getattr(storage, "index_path", None)
+        registry = ToolRegistry(index_path=index / "index" if index is not None else None)
+        owns_registry = True
+    if tools_path is not None:
+        await registry.load_dir(tools_path)
+    deps = options.deps
+    if deps is None and options.python is not None:
+        from ..deps.manager import deps_for
+
+        deps = deps_for(
+            storage,
+            python=options.python,
+            allow_runtime_deps=options.allow_runtime_deps,
+            configured=options.deps_specs,
+            deps_file=options.deps_file,
+            installer=options.deps_installer,
+            source_builds=options.source_builds,
+        )
+    return HostNamespaces(
+        artifacts=artifacts, skills=skills, tools=registry, deps=deps, owns_registry=owns_registry
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import logging
 import queue
 import sys
 import threading
@@ -19,11 +20,11 @@ import time
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..compat import warn_unused
 from ..types import ExecutionResult
-from .protocol import Capability, ExecutorBase
-from .worker import (
+from ..worker.cells import (
     DEFAULT_OUTPUT_LIMIT,
     OutputCapture,
     compile_cell,
@@ -31,7 +32,12 @@ from .worker import (
     execute_cell,
     safe_repr,
 )
+from .protocol import Capability, ExecutorBase, validate_timeout
 
+if TYPE_CHECKING:
+    from .host import HostNamespaces, NamespaceOptions
+
+log = logging.getLogger(__name__)
 _CAPTURE: ContextVar[tuple[Any, Any] | None] = ContextVar("py_code_mode_capture", default=None)
 _GRACE_SECONDS = 1.0
 
@@ -68,6 +74,24 @@ def _install_routers() -> None:
         sys.stderr = _StreamRouter(sys.stderr, 1)  # type: ignore[assignment]
 
 
+def terminal_input(prompt: object = "") -> str:
+    """``input()`` for in-process cells: reads the terminal when there is one (the prompt goes
+    straight to it, not into the captured output); otherwise says it cannot — a server's stdin
+    (an MCP stdio stream) must never be read by user code."""
+    stdin, stdout = sys.__stdin__, sys.__stdout__
+    if stdin is None or stdout is None or not stdin.isatty():
+        raise EOFError(
+            "input() cannot read here: no terminal is attached to this process; pass the data "
+            "in a variable, a file or an artifact instead"
+        )
+    stdout.write(str(prompt))
+    stdout.flush()
+    line = stdin.readline()
+    if not line:
+        raise EOFError("EOF when reading a line")
+    return line.rstrip("\n")
+
+
 class CellTimeout(BaseException):
     """Raised inside a cell's thread when its run timed out."""
 
@@ -86,8 +110,8 @@ class InProcessConfig:
     deps_installer: Any = None  # a PackageInstaller (find_links, index_url, timeout, ...)
 
     def __post_init__(self) -> None:
-        if self.default_timeout is not None and self.default_timeout <= 0:
-            raise ValueError("default_timeout must be > 0 or None")
+        validate_timeout(self.default_timeout, "default_timeout")
+        warn_unused(self)
         if self.deps is not None and not isinstance(self.deps, tuple):
             object.__setattr__(self, "deps", tuple(self.deps))
 
@@ -122,13 +146,17 @@ class _CellThread:
         self._jobs.put(job)
         return job
 
-    def interrupt(self, job: _Job) -> None:
+    def interrupt(self, job: _Job | None = None, exc: type[BaseException] = CellTimeout) -> bool:
+        """Raise ``exc`` in the running job (``job``, or whichever runs); False if none runs."""
         with self._lock:
-            if self._current is job and not job.interrupted:
-                job.interrupted = True
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                    ctypes.c_ulong(self._thread.ident or 0), ctypes.py_object(CellTimeout)
-                )
+            current = self._current
+            if current is None or current.interrupted or (job is not None and current is not job):
+                return False
+            current.interrupted = True
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(self._thread.ident or 0), ctypes.py_object(exc)
+            )
+            return True
 
     def stop(self) -> None:
         self._jobs.put(None)
@@ -153,12 +181,22 @@ class _CellThread:
                             ctypes.pythonapi.PyThreadState_SetAsyncExc(
                                 ctypes.c_ulong(self._thread.ident or 0), None
                             )
-                job.loop.call_soon_threadsafe(_resolve, job.future, result)
-            except CellTimeout:
-                continue
-            except RuntimeError:  # the host loop closed under us
+                if job.loop.is_closed():
+                    _log_dropped(job, result)
+                else:
+                    try:
+                        job.loop.call_soon_threadsafe(_resolve, job.future, result)
+                    except RuntimeError:  # closed between the check and the call
+                        _log_dropped(job, result)
+            except CellTimeout:  # an interrupt that landed after its cell had finished
                 continue
         loop.close()
+
+
+def _log_dropped(job: _Job, result: Any) -> None:
+    """The caller's loop closed while its cell ran: nobody can receive ``result`` any more."""
+    shown = f"{type(result).__name__}: {result}" if isinstance(result, BaseException) else "a value"
+    log.warning("a cell finished after its caller's event loop closed; dropped %s", shown)
 
 
 class InProcessExecutor(ExecutorBase):
@@ -175,6 +213,8 @@ class InProcessExecutor(ExecutorBase):
         default_timeout: float | None = 30.0,
         config: InProcessConfig | None = None,
     ) -> None:
+        if isinstance(registry, InProcessConfig):  # the reference docs' InProcessExecutor(config)
+            config, registry = registry, None
         self.config = config or InProcessConfig(default_timeout=default_timeout)
         self._registry = registry
         self._skill_library = skill_library
@@ -182,6 +222,7 @@ class InProcessExecutor(ExecutorBase):
         self._deps_namespace = deps_namespace
         self._globals: dict[str, Any] = {}
         self._injected: dict[str, Any] = {}
+        self._host: HostNamespaces | None = None
         self.registry: Any = registry
         self.deps: Any = deps_namespace
         self._thread: _CellThread | None = None
@@ -201,42 +242,42 @@ class InProcessExecutor(ExecutorBase):
                 await self._start(storage)
 
     async def _start(self, storage: Any) -> None:
-        from .host import HostNamespaces
-
-        deps = getattr(self._deps_namespace, "_manager", self._deps_namespace)
-        if deps is None:
-            from ..deps.manager import deps_for
-
-            deps = deps_for(
-                storage,
-                python=sys.executable,
-                allow_runtime_deps=self.config.allow_runtime_deps,
-                configured=self.config.deps,
-                deps_file=self.config.deps_file,
-                installer=self.config.deps_installer,
-            )
-            # Packages installed at run time live in the overlay; the host's own install wins.
-            overlay = str(deps.installer.target)
-            if overlay not in sys.path:
-                sys.path.append(overlay)
-        self._host = await HostNamespaces.build(
-            storage,
-            tools_path=self.config.tools_path,
-            registry=self._registry,
-            artifacts=self._artifact_store,
-            skills=self._skill_library,
-            deps=deps,
-        )
+        self._host = await self._namespaces(storage)
         self.deps = self._host.deps
         self.registry = self._host.registry
+        if self.deps is not None:
+            # Packages installed at run time live in the overlay; the host's own install wins.
+            overlay = str(self.deps.installer.target)
+            if overlay not in sys.path:
+                sys.path.append(overlay)
         self._injected = self._host.in_code
         self._reset_globals()
         self._thread = _CellThread(f"py-code-mode-cell-{id(self):x}")
         self._started = True
 
+    def namespace_options(self) -> NamespaceOptions:
+        """Explicit objects given to the constructor win; deps install into this interpreter."""
+        from .host import NamespaceOptions
+
+        c = self.config
+        return NamespaceOptions(
+            tools_path=c.tools_path,
+            registry=self._registry,
+            artifacts=self._artifact_store,
+            skills=self._skill_library,
+            deps=getattr(self._deps_namespace, "_manager", self._deps_namespace),
+            python=sys.executable,
+            allow_runtime_deps=c.allow_runtime_deps,
+            deps_specs=c.deps,
+            deps_file=c.deps_file,
+            deps_installer=c.deps_installer,
+        )
+
     def _reset_globals(self) -> None:
         self._globals.clear()
-        self._globals.update({"__name__": "__main__", "__builtins__": __builtins__})
+        self._globals.update(
+            {"__name__": "__main__", "__builtins__": __builtins__, "input": terminal_input}
+        )
         self._globals.update(self._injected)
 
     async def reset(self) -> None:
@@ -249,13 +290,19 @@ class InProcessExecutor(ExecutorBase):
         self._closed = True
         async with self._start_lock:  # a start in flight finishes first, then is undone
             pass
-        if self._started and self._registry is None and self.registry is not None:
-            await self.registry.close()  # ours: close MCP connections and HTTP clients
+        if self._started and self._host is not None:
+            await self._host.aclose()  # close MCP connections and HTTP clients we opened
         if self._thread is not None:
             self._thread.stop()
             self._thread = None
         self._started = False
         self._closed = True
+
+    def interrupt(self) -> bool:
+        """Raise KeyboardInterrupt in the running cell (Ctrl-C); the run returns it as its
+        error, with the output so far. False when nothing runs."""
+        thread = self._thread
+        return thread is not None and thread.interrupt(exc=KeyboardInterrupt)
 
     # --- capabilities ------------------------------------------------------------------------
 
@@ -300,7 +347,7 @@ class InProcessExecutor(ExecutorBase):
         )
 
     async def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
-        refused = await self._prepare_run(code)
+        refused = await self._prepare_run(code, timeout)
         if refused is not None:
             return refused
         if timeout is None:
@@ -354,7 +401,7 @@ class InProcessExecutor(ExecutorBase):
             async with asyncio.timeout(timeout):
                 result = await asyncio.shield(job.future)
         except TimeoutError:
-            assert timeout is not None
+            assert timeout is not None  # asyncio.timeout(None) never fires
             thread.interrupt(job)
             result = await self._stop_interrupted(thread, job)
             if result is None:

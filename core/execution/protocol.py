@@ -46,11 +46,48 @@ class Executor(Protocol):
     def supported_capabilities(self) -> set[str]: ...
 
 
+def validate_timeout(timeout: float | None, what: str = "timeout") -> float | None:
+    """``None`` (unlimited) or a finite number of seconds above zero; else ConfigurationError
+    (a ValueError). The one check for every timeout: configs, ``run()``, the command line."""
+    import math
+
+    from ..errors import ConfigurationError
+
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise ConfigurationError(f"{what} must be a number of seconds, not {timeout!r}")
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise ConfigurationError(f"{what} must be a finite number of seconds > 0, not {timeout!r}")
+    return float(timeout)
+
+
 class ExecutorBase:
-    """What every built-in executor shares: ``async with`` and ``supports``."""
+    """What every built-in executor shares: ``async with``, ``supports``, and taking the
+    namespaces the Session assembled (``provide_namespaces``) instead of building its own."""
+
+    _provided: Any = None
 
     async def start(self, storage: Any = None) -> None:
         raise NotImplementedError
+
+    def namespace_options(self) -> Any:
+        """What this executor's settings say about the namespaces (a ``NamespaceOptions``)."""
+        raise NotImplementedError
+
+    def provide_namespaces(self, namespaces: Any) -> None:
+        """Run cells against these (assembled by the Session) when :meth:`start` comes."""
+        self._provided = namespaces
+
+    async def _namespaces(self, storage: Any) -> Any:
+        """The namespaces to run against: the provided ones, else assembled here by the same
+        function the Session uses (an executor started on its own)."""
+        provided, self._provided = self._provided, None
+        if provided is not None:
+            return provided
+        from .host import build_namespaces
+
+        return await build_namespaces(storage, self.namespace_options())
 
     async def close(self) -> None:
         raise NotImplementedError
@@ -61,18 +98,24 @@ class ExecutorBase:
     def supports(self, capability: str) -> bool:
         return capability in self.supported_capabilities()
 
-    async def _prepare_run(self, code: object) -> ExecutionResult | None:
-        """Start if needed; an error result when the code cannot run at all."""
+    async def _prepare_run(self, code: object, timeout: object = None) -> ExecutionResult | None:
+        """Start if needed; an error result when the code cannot run at all (the same checks,
+        and the same messages, under every executor)."""
+        from ..errors import ConfigurationError
         from ..types import ExecutionResult
 
         if getattr(self, "_closed", False):
             return ExecutionResult(error="Session is closed")
-        if not getattr(self, "_started", False):
-            await self.start()
         if not isinstance(code, str):
             return ExecutionResult(
                 error=f"TypeError: code must be a string, not {type(code).__name__}"
             )
+        try:
+            validate_timeout(timeout)  # type: ignore[arg-type]
+        except ConfigurationError as exc:
+            return ExecutionResult(error=f"ValueError: {exc}")
+        if not getattr(self, "_started", False):
+            await self.start()
         return None
 
     async def __aenter__(self) -> Any:

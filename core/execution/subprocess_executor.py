@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fnmatch
+import functools
 import json
 import os
 import re
@@ -18,22 +20,41 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..compat import warn_unused
 from ..errors import WorkerError
 from ..types import ExecutionResult
-from .host import HostNamespaces
-from .protocol import Capability, ExecutorBase
-from .worker import DEFAULT_MAX_FRAME, DEFAULT_OUTPUT_LIMIT, HEADER, decode_data
+from ..worker.cells import DEFAULT_OUTPUT_LIMIT
+from ..worker.wire import DEFAULT_MAX_FRAME, HEADER, decode_data
+from .host import HostNamespaces, NamespaceOptions
+from .protocol import Capability, ExecutorBase, get_backend, validate_timeout
 
-WORKER_PATH = Path(__file__).with_name("worker.py")
+#: The worker is launched by this path (``python -P``): a stdlib-only package, see worker/.
+WORKER_PATH = Path(__file__).resolve().parent.parent / "worker" / "__main__.py"
 _EOF: dict[str, Any] = {"op": "__eof__"}
 _MAX_QUEUED_FRAMES = 1000
 _STRAY_LIMIT = 64 * 1024
 _VERSION_RE = re.compile(r"^\d+\.\d+$")
+
+
+@functools.cache
+def _die_with_parent() -> tuple[str, ...]:
+    """A launcher that sets PR_SET_PDEATHSIG, then execs the worker: util-linux's setpriv
+    (2.33+, Linux). Elsewhere, nothing (the worker then stops when it reads the closed channel)."""
+    setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+    if setpriv is None:
+        return ()
+    try:
+        usage = subprocess.run([setpriv, "--help"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    return (setpriv, "--pdeathsig", "KILL", "--") if "--pdeathsig" in usage.stdout else ()
 
 
 def _cache_home() -> Path:
@@ -83,8 +104,8 @@ class SubprocessConfig:
             raise ValueError(f"python_version must look like '3.12', got {self.python_version!r}")
         if self.startup_timeout <= 0:
             raise ValueError("startup_timeout must be > 0")
-        if self.default_timeout is not None and self.default_timeout <= 0:
-            raise ValueError("default_timeout must be > 0 or None")
+        validate_timeout(self.default_timeout, "default_timeout")
+        warn_unused(self)
         if self.venv_dir is not None and self.venv_path is None:
             object.__setattr__(self, "venv_path", self.venv_dir)
         if self.deps is not None and not isinstance(self.deps, tuple):
@@ -312,6 +333,7 @@ class WorkerProcess:
         pipe = self.transport.get_pipe_transport(0) if self.transport is not None else None
         if pipe is None or pipe.is_closing() or self._eof:
             raise WorkerError("The worker's channel is closed")
+        assert isinstance(pipe, asyncio.WriteTransport)
         pipe.write(HEADER.pack(len(data)) + data)
 
     def interrupt(self) -> None:
@@ -381,9 +403,7 @@ class SubprocessExecutor(ExecutorBase):
         cls, config: SubprocessConfig | None = None, *, registry: Any = None, sandbox: bool = False
     ) -> Any:
         if sandbox and cls is SubprocessExecutor:  # SubprocessExecutor(sandbox=True) is the sandbox
-            from .sandbox import SandboxExecutor
-
-            return super().__new__(SandboxExecutor)
+            return super().__new__(get_backend("sandbox"))
         return super().__new__(cls)
 
     def __init__(
@@ -410,24 +430,26 @@ class SubprocessExecutor(ExecutorBase):
                 await self._start(storage)
 
     async def _start(self, storage: Any) -> None:
-        from ..deps.manager import deps_for
-
-        deps = deps_for(
-            storage,
-            python=self.config.resolve_python(),
-            allow_runtime_deps=self.config.allow_runtime_deps,
-            configured=self.config.deps,
-            deps_file=self.config.deps_file,
-            installer=self.config.deps_installer,
-        )
-        self._host = await HostNamespaces.build(
-            storage, tools_path=self.config.tools_path, registry=self._registry, deps=deps
-        )
+        self._host = await self._namespaces(storage)
         self.registry = self._host.registry
-        self.deps = deps
+        self.deps = self._host.deps
         self._worker = await self._spawn()
         self._started = True
         self._warm_spare()
+
+    def namespace_options(self) -> NamespaceOptions:
+        """Deps install with the worker's interpreter; everything else from the storage."""
+        c = self.config
+        return NamespaceOptions(
+            tools_path=c.tools_path,
+            registry=self._registry,
+            python=c.resolve_python(),
+            allow_runtime_deps=c.allow_runtime_deps,
+            deps_specs=c.deps,
+            deps_file=c.deps_file,
+            deps_installer=c.deps_installer,
+            source_builds=False,  # no package build code chosen by the worker runs on the host
+        )
 
     def _worker_argv(self) -> list[str]:
         assert self._host is not None
@@ -452,8 +474,30 @@ class SubprocessExecutor(ExecutorBase):
         target.mkdir(parents=True, exist_ok=True)
         return [str(target)]
 
+    #: Host environment variables a worker keeps (``LC_*``-style patterns): what the
+    #: interpreter, the locale and TLS need, never credentials. ``config.env`` adds more.
+    ENV_ALLOW: tuple[str, ...] = (
+        "PATH", "LANG", "LANGUAGE", "LC_*", "TZ", "TMPDIR", "LD_LIBRARY_PATH", "PYTHONPATH",
+        "PYTHONHOME", "PYTHONUTF8", "PYTHONIOENCODING", "PYTHONHASHSEED", "PYTHONWARNINGS",
+        "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "PYTHONNOUSERSITE", "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+    )  # fmt: skip
+
     def _worker_env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        """The worker's environment, built from an allow-list: secrets in the host's
+        environment (an API key, a tool's ``${VAR}`` credential) stay on the host. HOME is a
+        private folder of this executor (removed with it), so the code neither writes into
+        the user's dotfiles nor has libraries pick up credentials from them."""
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if any(fnmatch.fnmatchcase(key, pattern) for pattern in self.ENV_ALLOW)
+        }
+        home = getattr(self, "_worker_home", None)
+        if home is None:
+            home = self._worker_home = tempfile.mkdtemp(prefix="py-code-mode-home-")
+            weakref.finalize(self, shutil.rmtree, home, True)
+        env["HOME"] = home
         env.update(self.config.env or {})
         if self.config.memory_limit_mb:
             env.setdefault("MALLOC_ARENA_MAX", "2")  # fewer arenas: normal code fits the limit
@@ -462,7 +506,9 @@ class SubprocessExecutor(ExecutorBase):
     async def _spawn(self) -> WorkerProcess:
         cwd = str(self.config.cwd) if self.config.cwd is not None else None
         return await WorkerProcess.spawn(
-            self._worker_argv(),
+            # The worker dies with this process, whatever kills it (SIGTERM, SIGHUP, SIGKILL):
+            # the kernel signals it when the thread that started it exits (PR_SET_PDEATHSIG).
+            [*_die_with_parent(), *self._worker_argv()],
             self._worker_env(),
             cwd,
             self.config.max_frame_bytes,
@@ -528,8 +574,8 @@ class SubprocessExecutor(ExecutorBase):
         self._closed = True
         self._started = False
         await self._discard_worker()
-        if was_started and self._registry is None and self.registry is not None:
-            await self.registry.close()
+        if was_started and self._host is not None:
+            await self._host.aclose()
         if self._spare is not None:
             # Let a starting spare finish (it takes milliseconds) so that it can be killed;
             # cancelling it mid-start would orphan the process.
@@ -537,6 +583,15 @@ class SubprocessExecutor(ExecutorBase):
             with contextlib.suppress(Exception):
                 worker = await spare
                 await worker.kill()
+
+    def interrupt(self) -> bool:
+        """Send the running cell a KeyboardInterrupt (SIGINT to the worker, as Ctrl-C does); the
+        run returns it as its error, with the output so far. False when nothing runs."""
+        worker = self._worker
+        if worker is None or not self._lock.locked():
+            return False
+        worker.interrupt()
+        return True
 
     # --- capabilities ------------------------------------------------------------------------
 
@@ -553,7 +608,7 @@ class SubprocessExecutor(ExecutorBase):
     # --- running -----------------------------------------------------------------------------
 
     async def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
-        refused = await self._prepare_run(code)
+        refused = await self._prepare_run(code, timeout)
         if refused is not None:
             return refused
         if timeout is None:
@@ -649,6 +704,9 @@ class SubprocessExecutor(ExecutorBase):
                     await worker.send({"op": "rpc_result", "id": frame.get("id"), **reply})
                 except WorkerError:
                     continue  # the EOF frame follows
+            elif op == "note":
+                assert self._host is not None
+                await self._host.note(frame.get("ns"), frame.get("method"), frame.get("args"))
             elif op == "result" and frame.get("id") == run_id:
                 return self._result(frame, worker, timeout if interrupted else None)
 

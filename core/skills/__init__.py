@@ -11,10 +11,10 @@ from ..search.embedders import (
     WordLlamaEmbedder,
     cosine_similarity,
 )
+from ..search.index import content_hash as compute_content_hash
 from .library import SkillLibrary
 from .namespace import SkillsNamespace
 from .skill import Skill, SkillStats, parse_skill, validate_skill_name
-from .skill import content_hash as compute_content_hash
 from .store import FileSkillStore, MemorySkillStore, SkillStore, SkillVersion
 
 PythonSkill = Skill  # the reference project's name

@@ -6,7 +6,10 @@ search (only changed skills are re-embedded), so a skill file dropped into ``ski
 
 from __future__ import annotations
 
+import builtins
+import logging
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,8 @@ from ..errors import SkillNotFoundError
 from ..search.embedders import Embedder
 from .skill import Skill, SkillStats, parse_skill, stub
 from .store import MemorySkillStore, SkillStore, SkillVersion
+
+log = logging.getLogger(__name__)
 
 
 class SkillLibrary:
@@ -31,14 +36,16 @@ class SkillLibrary:
         self._embedder = embedder
         self._index: Any = None
         self._lock = threading.Lock()
+        self._docs: dict[str, Any] = {}  # name -> SearchDocument, rebuilt when its hash changes
+        self._warming: threading.Thread | None = None
 
     # --- reading -----------------------------------------------------------------------------
 
-    def list(self) -> list[Skill]:
+    def list(self) -> builtins.list[Skill]:
         """Every skill, by name."""
         return list(self.store.scan().values())
 
-    def names(self) -> list[str]:
+    def names(self) -> builtins.list[str]:
         return list(self.store.scan())
 
     def get(self, name: str) -> Skill | None:
@@ -69,7 +76,7 @@ class SkillLibrary:
 
     remove = delete
 
-    def history(self, name: str) -> list[SkillVersion]:
+    def history(self, name: str) -> builtins.list[SkillVersion]:
         versions = self.store.history(name)
         if not versions:
             raise SkillNotFoundError(name)
@@ -102,24 +109,61 @@ class SkillLibrary:
                 self._index = HybridIndex(path, "skills", self._embedder)
             return self._index
 
+    def _documents(self, skills: dict[str, Skill]) -> dict[str, Any]:
+        """Each skill's search document, built once per content hash (it parses the source)."""
+        cache = self._docs
+        out = {}
+        for name, skill in skills.items():
+            doc = cache.get(name)
+            if doc is None or doc.hash != skill.content_hash:
+                doc = cache[name] = skill.search_document()
+            out[name] = doc
+        for gone in set(cache) - set(out):
+            cache.pop(gone, None)
+        return out
+
     def refresh(self) -> None:
-        """Bring the search index up to date with the store now."""
-        from ..search.index import SearchDocument
+        """Bring the search index up to date with the store now.
 
-        skills = self.store.scan()
-        docs = {
-            name: SearchDocument(name, s.search_text(), s.embedding_text(), s.content_hash)
-            for name, s in skills.items()
-        }
-        self._search_index().sync(docs)
+        Raises :class:`~py_code_mode.errors.SearchError` when the index cannot be updated."""
+        self._search_index().sync(self._documents(self.store.scan()))
 
-    def search(self, query: str, limit: int = 5) -> list[Skill]:
+    def warm(self) -> None:
+        """Start readying search in the background and return at once: import LanceDB, load
+        the embedder, bring the index up to date with the store and open it. Does nothing when
+        there are no skills. A search that arrives meanwhile waits only for what is left.
+
+        A session whose storage has skills calls this when it starts, so that the agent's
+        first search pays nothing."""
+        with self._lock:
+            if self._warming is not None and self._warming.is_alive():
+                return
+            self._warming = threading.Thread(
+                target=self._warm, name="py-code-mode-warm-search", daemon=True
+            )
+            self._warming.start()
+
+    def _warm(self) -> None:
+        try:
+            if not self.store.scan():
+                return
+            self.refresh()
+            self._search_index().search("warm up", 1)  # loads the model, opens both indexes
+        except Exception as exc:  # a background thread has nobody to raise to
+            log.warning("search warm-up failed (the next search retries and reports it): %s", exc)
+
+    def _join_warm_up(self) -> None:
+        """Wait for an in-flight warm-up: it is doing what this search needs first."""
+        warming = self._warming
+        if warming is not None and warming is not threading.current_thread():
+            warming.join()
+
+    def search(self, query: str, limit: int = 5) -> builtins.list[Skill]:
         """The skills that best match ``query`` (hybrid BM25 + vector search).
 
-        An empty query returns the most used skills.
+        An empty query returns the most used skills. Raises
+        :class:`~py_code_mode.errors.SearchError` when searching fails (the index is kept).
         """
-        from ..search.index import usage_boost
-
         limit = max(0, int(limit))
         skills = self.store.scan()
         stats = self.store.stats()
@@ -129,9 +173,9 @@ class SkillLibrary:
                 key=lambda s: (-(stats[s.name].calls if s.name in stats else 0), s.name),
             )
             return ranked[:limit]
-        self.refresh()
-        boosts = {n: usage_boost(s.calls, s.failures) for n, s in stats.items()}
-        hits = self._search_index().search(query, limit, boosts)
+        usage = {n: (s.calls, s.failures) for n, s in stats.items()}
+        self._join_warm_up()
+        hits = self._search_index().query(self._documents(skills), query, limit, usage)
         return [skills[name] for name, _ in hits if name in skills]
 
     # --- description -------------------------------------------------------------------------
@@ -141,3 +185,31 @@ class SkillLibrary:
         if name is not None:
             return stub(self.require(name))
         return "\n\n".join(stub(s) for s in self.list())
+
+
+_LIBRARIES: weakref.WeakKeyDictionary[Any, SkillLibrary] = weakref.WeakKeyDictionary()
+_LIBRARIES_LOCK = threading.Lock()
+
+
+def library_for(storage: Any) -> SkillLibrary:
+    """The searchable skill library over a storage backend's skill store (one per storage).
+
+    Storage keeps skills; the search index is derived data, assembled here above it: under the
+    storage's ``index_path`` (FileStorage: ``{base}/.code-mode/index``) or, for shared backends,
+    its process-local ``cache_path``. A storage with no skill store of its own but a
+    ``get_skill_library()`` (a custom backend) keeps its library.
+    """
+    get_store = getattr(storage, "get_skill_store", None)
+    if get_store is None:
+        return storage.get_skill_library()  # type: ignore[no-any-return]
+    with _LIBRARIES_LOCK:
+        library = _LIBRARIES.get(storage)
+        if library is None:
+            root = getattr(storage, "index_path", None) or getattr(storage, "cache_path", None)
+            library = SkillLibrary(
+                get_store(),
+                index_path=Path(root) / "index" if root is not None else None,
+                embedder=getattr(storage, "embedder", None),
+            )
+            _LIBRARIES[storage] = library
+        return library

@@ -6,7 +6,6 @@ Validation is static (AST only): a skill's source is never executed on the host 
 from __future__ import annotations
 
 import ast
-import hashlib
 import keyword
 import re
 from datetime import datetime
@@ -16,6 +15,7 @@ from pydantic import Field
 
 from ..errors import SkillValidationError
 from ..schema import FunctionSchema, first_paragraph, parse_docstring, schema_from_source
+from ..search.index import content_hash
 from ..types import Record
 
 MAX_NAME_LENGTH = 64
@@ -54,11 +54,6 @@ def validate_skill_name(name: object) -> str:
             skill_name=name,
         )
     return name
-
-
-def content_hash(name: str, description: str, source: str) -> str:
-    digest = hashlib.sha256(f"{name}\x00{description}\x00{source}".encode())
-    return digest.hexdigest()[:32]
 
 
 class SkillStats(Record):
@@ -111,18 +106,60 @@ class Skill(Record):
     def metadata(self) -> dict[str, Any]:
         return {"version": self.version, "content_hash": self.content_hash}
 
+    def docstring_detail(self) -> str:
+        """What the docstring of ``run`` (or of the module) says after its first paragraph,
+        without the parameter sections: the skill's purpose in more words."""
+        try:
+            tree = ast.parse(self.source)
+        except SyntaxError:
+            return ""
+        run = next(
+            (
+                n
+                for n in tree.body
+                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == "run"
+            ),
+            None,
+        )
+        docs = [ast.get_docstring(tree), ast.get_docstring(run) if run is not None else None]
+        parts = []
+        for doc in docs:
+            summary = parse_docstring(doc)[0]
+            rest = summary.split("\n\n", 1)[1] if "\n\n" in summary.strip() else ""
+            if first_paragraph(summary) != self.description.strip():
+                rest = summary  # an explicit description: the whole docstring is detail
+            parts.append(" ".join(rest.split()))
+        return " ".join(p for p in parts if p)
+
+    def search_document(self) -> Any:
+        """The :class:`~py_code_mode.search.SearchDocument` this skill is indexed as: name,
+        description, docstring, parameter names and types (see ``search.index.document``)."""
+        from ..search.index import document
+
+        return document(
+            self.name,
+            self.content_hash,
+            description=self.description,
+            detail=self.docstring_detail(),
+            fields=self.parameter_words(),
+        )
+
+    def parameter_words(self) -> tuple[str, ...]:
+        """Each parameter as words: its name, its type, its description."""
+        return tuple(
+            " ".join(
+                x for x in (p["name"].replace("_", " "), p.get("type"), p.get("description")) if x
+            )
+            for p in self.parameters
+        )
+
     def search_text(self) -> str:
-        """What full-text search indexes: name words, description, parameter names and docs."""
-        words = [self.name.replace("_", " "), self.description]
-        for p in self.parameters:
-            words.append(p["name"].replace("_", " "))
-            if p.get("description"):
-                words.append(p["description"])
-        return " ".join(w for w in words if w)
+        """What full-text search indexes (field-weighted: name, description, docstring, params)."""
+        return str(self.search_document().text)
 
     def embedding_text(self) -> str:
-        """What the embedder sees: name and description (measured to recall best)."""
-        return f"{self.name.replace('_', ' ')}: {self.description}"
+        """What the embedder sees: name words, description and the docstring's detail."""
+        return str(self.search_document().embed_text)
 
     def summary(self) -> dict[str, Any]:
         """``{name, description, parameters}`` — the reference facade's listing shape."""

@@ -106,6 +106,7 @@ class FileSkillStore:
         self._scan_result: dict[str, Skill] = {}
         self._guard = threading.RLock()
         self._warned: set[str] = set()
+        self._stats_errors: dict[str, str] = {}
         self._stats_cache: tuple[float, dict[str, SkillStats]] | None = None
         self._pending: dict[str, tuple[int, int, float]] = {}
         self._pending_last_used: dict[str, datetime] = {}
@@ -376,7 +377,12 @@ class FileSkillStore:
             self.flush_stats()
 
     def flush_stats(self) -> None:
-        """Write buffered usage counts to ``.code-mode/stats/``."""
+        """Write buffered usage counts to ``.code-mode/stats/``.
+
+        Counts already on disk are added to, never reset: a field that does not hold a number is
+        kept under ``"corrupt"`` in the same file, and a file that is not JSON at all is set aside
+        as ``<name>.json.corrupt-<time>``; both are logged and listed in :attr:`stats_errors`.
+        """
         with self._guard:
             pending, self._pending = self._pending, {}
             last_used, self._pending_last_used = self._pending_last_used, {}
@@ -387,15 +393,62 @@ class FileSkillStore:
             for name, (calls, failures, total) in pending.items():
                 path = self._stats_file(name)
                 try:
-                    data = json.loads(path.read_bytes())
-                except (OSError, ValueError):
-                    data = {}
-                data["calls"] = int(data.get("calls", 0)) + calls
-                data["failures"] = int(data.get("failures", 0)) + failures
-                data["total_duration_ms"] = float(data.get("total_duration_ms", 0.0)) + total
+                    data = self._stats_for_update(name, path)
+                except OSError as exc:  # unreadable now (permissions, I/O): keep the counts
+                    log.warning("usage stats %s not updated, will retry: %s", path, exc)
+                    self._requeue(name, (calls, failures, total), last_used.get(name))
+                    continue
+                good, bad = _stat_fields(data)
+                if bad:
+                    data["corrupt"] = {**_as_dict(data.get("corrupt")), **bad}
+                    self._report(name, path, bad)
+                data["calls"] = good["calls"] + calls
+                data["failures"] = good["failures"] + failures
+                data["total_duration_ms"] = good["total_duration_ms"] + total
                 data["last_used"] = _iso(last_used.get(name) or _now())
                 atomic_write(path, json.dumps(data).encode())
         self._stats_cache = None
+
+    def _stats_for_update(self, name: str, path: Path) -> dict[str, Any]:
+        """The stats record to add to; an unparsable file is moved aside (and reported)."""
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        try:
+            data = json.loads(raw)
+            if isinstance(data, dict):
+                return data
+            problem = f"holds a JSON {type(data).__name__}, not an object"
+        except ValueError as exc:
+            problem = f"is not valid JSON ({exc})"
+        aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(path, aside)
+        message = f"usage stats file {path} {problem}; moved to {aside}, counting anew"
+        log.warning("%s", message)
+        self._stats_errors[name] = message
+        return {}
+
+    def _requeue(self, name: str, counts: tuple[int, int, float], last: datetime | None) -> None:
+        with self._guard:
+            calls, failures, total = self._pending.get(name, (0, 0, 0.0))
+            self._pending[name] = (calls + counts[0], failures + counts[1], total + counts[2])
+            if last is not None:
+                self._pending_last_used.setdefault(name, last)
+
+    def _report(self, name: str, path: Path, bad: dict[str, Any]) -> None:
+        fields = ", ".join(f"{key}={value!r}" for key, value in bad.items())
+        message = f"usage stats file {path} has unreadable counts ({fields}); kept under 'corrupt'"
+        if self._stats_errors.get(name) != message:
+            log.warning("%s", message)
+        self._stats_errors[name] = message
+
+    @property
+    def stats_errors(self) -> dict[str, str]:
+        """Skills whose stored usage counts were damaged, with what was wrong (see
+        :meth:`flush_stats`); the readable counts of those skills are still used."""
+        self.stats()
+        return dict(self._stats_errors)
 
     def stats(self) -> dict[str, SkillStats]:
         """Usage per skill; cached briefly (it only breaks ties in search)."""
@@ -416,17 +469,53 @@ class FileSkillStore:
         except OSError:
             return {}
         for file in files:
+            name = file.stem
             try:
                 data = json.loads(file.read_bytes())
-                out[file.stem] = SkillStats(
-                    calls=int(data.get("calls", 0)),
-                    failures=int(data.get("failures", 0)),
-                    last_used=_parse_time(data.get("last_used")),
-                    total_duration_ms=float(data.get("total_duration_ms", 0.0)),
-                )
-            except (OSError, ValueError, TypeError):
+            except FileNotFoundError:
+                continue  # removed while we listed
+            except (OSError, ValueError) as exc:
+                message = f"usage stats file {file} cannot be read: {exc}"
+                if self._stats_errors.get(name) != message:
+                    log.warning("%s", message)
+                self._stats_errors[name] = message
                 continue
+            good, bad = _stat_fields(_as_dict(data))
+            bad.update(_as_dict(_as_dict(data).get("corrupt")))
+            if bad:
+                self._report(name, file, bad)
+            elif name in self._stats_errors:
+                del self._stats_errors[name]
+            out[name] = SkillStats(
+                calls=good["calls"],
+                failures=good["failures"],
+                last_used=_parse_time(_as_dict(data).get("last_used")),
+                total_duration_ms=good["total_duration_ms"],
+            )
         return out
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _stat_fields(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(readable counts, with 0 for missing ones; unreadable values by field)."""
+    good: dict[str, Any] = {}
+    bad: dict[str, Any] = {}
+    for key, kind in (("calls", int), ("failures", int), ("total_duration_ms", float)):
+        value = data.get(key, 0)
+        try:
+            if isinstance(value, bool) or value is None:
+                raise TypeError(key)
+            number = kind(value)
+            if number < 0 or (kind is int and number != float(value)):
+                raise ValueError(key)
+            good[key] = number
+        except (TypeError, ValueError):
+            good[key] = kind(0)
+            bad[key] = value
+    return good, bad
 
 
 class MemorySkillStore:

@@ -13,6 +13,7 @@ from ..artifacts.file import FileArtifactStore
 
 if TYPE_CHECKING:
     from ..skills.library import SkillLibrary
+    from ..skills.store import FileSkillStore
 
 
 class FileStorage:
@@ -24,7 +25,7 @@ class FileStorage:
         self._root = Path(base_path).expanduser().resolve()
         self._root.mkdir(parents=True, exist_ok=True)
         self._artifacts: FileArtifactStore | None = None
-        self._skills: Any = None
+        self._skill_store: FileSkillStore | None = None
         self.embedder: Any = None  # None: the offline default
 
     @property
@@ -58,21 +59,20 @@ class FileStorage:
             self._artifacts = FileArtifactStore(self.artifacts_path)
         return self._artifacts
 
-    def get_skill_library(self) -> SkillLibrary:
-        """The skills in ``{base}/skills``, searchable (index under ``.code-mode/index``)."""
-        if self._skills is None:
-            from ..skills.library import SkillLibrary
+    def get_skill_store(self) -> FileSkillStore:
+        """The skills in ``{base}/skills`` (history and stats under ``.code-mode/``)."""
+        if self._skill_store is None:
             from ..skills.store import FileSkillStore
 
-            self._skills = SkillLibrary(
-                FileSkillStore(self.skills_path, self.index_path),
-                index_path=self.index_path / "index",
-                embedder=self.embedder,
-            )
-        return self._skills
+            self._skill_store = FileSkillStore(self.skills_path, self.index_path)
+        return self._skill_store
 
-    def get_skill_store(self) -> Any:
-        return self.get_skill_library().store
+    def get_skill_library(self) -> SkillLibrary:
+        """The searchable skill library over this storage (the reference's accessor; the
+        library and its search index are assembled by :func:`~py_code_mode.skills.library.library_for`)."""
+        from ..skills.library import library_for
+
+        return library_for(self)
 
     def to_bootstrap_config(self) -> dict[str, Any]:
         return {"type": "file", "base_path": str(self._root)}

@@ -541,17 +541,15 @@ class RedisStorage:
         return self.cache_path / "deps"
 
     def get_skill_library(self) -> Any:
-        if self._skills is None:
-            from ..skills.library import SkillLibrary
+        """The searchable skill library (assembled by ``skills.library.library_for``)."""
+        from ..skills.library import library_for
 
-            store = RedisSkillStore(self._client, f"{self._prefix}:skills", self.label)
-            self._skills = SkillLibrary(
-                store, index_path=self.cache_path / "index", embedder=self.embedder
-            )
-        return self._skills
+        return library_for(self)
 
     def get_skill_store(self) -> RedisSkillStore:
-        return self.get_skill_library().store  # type: ignore[no-any-return]
+        if self._skills is None:
+            self._skills = RedisSkillStore(self._client, f"{self._prefix}:skills", self.label)
+        return self._skills  # type: ignore[no-any-return]
 
     def get_artifact_store(self) -> RedisArtifactStore:
         if self._artifacts is None:

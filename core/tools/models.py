@@ -96,14 +96,32 @@ class Tool(Record):
             "callables": [c.to_dict() for c in self.callables],
         }
 
+    def search_document(self, content_hash: str = "") -> Any:
+        """The :class:`~py_code_mode.search.SearchDocument` this tool is indexed as, by the
+        same recipe as skills: name and description weighted, then tags and each callable's
+        name, description and parameter names."""
+        from ..search.index import document
+
+        detail = " ".join(
+            f"{c.name.replace('_', ' ')}: {c.description}".strip(": ") for c in self.callables
+        )
+        fields = (
+            " ".join(self.tags),
+            *(
+                " ".join(p.name.replace("_", " ") + " " + p.type for p in c.parameters)
+                for c in self.callables
+            ),
+        )
+        description = " ".join(x for x in (self.description, " ".join(self.tags)) if x)
+        return document(
+            self.name, content_hash, description=description, detail=detail, fields=fields
+        )
+
     def search_text(self) -> str:
-        words = [self.name.replace("_", " "), self.description, " ".join(self.tags)]
-        for c in self.callables:
-            words += [c.name.replace("_", " "), c.description]
-        return " ".join(w for w in words if w)
+        return str(self.search_document().text)
 
     def embedding_text(self) -> str:
-        return f"{self.name.replace('_', ' ')}: {self.description} {' '.join(self.tags)}".strip()
+        return str(self.search_document().embed_text)
 
     def stub(self) -> str:
         """Python stubs of the callables, as a class named after the tool: code calls them as

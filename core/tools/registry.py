@@ -106,8 +106,8 @@ class ToolRegistry:
             if kind == "http":
                 from .adapters.http import HTTPAdapter
 
-                adapter = HTTPAdapter.from_config(data, relative_to=file.parent)
-                return self.register_adapter(adapter)
+                http = HTTPAdapter.from_config(data, relative_to=file.parent)
+                return self.register_adapter(http)
         except ValidationError as exc:
             raise ToolError(_describe_validation(exc)) from None
         raise ToolError(f"unknown tool type {kind!r} (expected cli, mcp or http)")
@@ -144,7 +144,7 @@ class ToolRegistry:
     ) -> Tool:
         """A Python function as a tool (schema from its signature and docstring, unless
         ``input_schema`` is given)."""
-        tool_name = name or getattr(fn, "__name__", "")
+        tool_name = str(name or getattr(fn, "__name__", ""))
         owner = self._owner.get(tool_name)
         if owner is not None and owner is not self._python:
             raise ValueError(f"a tool named {tool_name!r} is already registered")
@@ -249,8 +249,7 @@ class ToolRegistry:
         tools = {t.name: t for t in self.get_all_tools()}
         if not (query or "").strip():
             return list(tools.values())[: max(0, limit)]
-        from ..search.index import HybridIndex, SearchDocument
-        from ..skills.skill import content_hash
+        from ..search.index import HybridIndex, content_hash
 
         if self._index is None:
             path = self._index_path
@@ -260,14 +259,11 @@ class ToolRegistry:
                 path = Path(tempfile.mkdtemp(prefix="py-code-mode-tools-"))
                 self._index_path = path
             self._index = HybridIndex(path, "tools", self._embedder)
-        docs = {
-            name: SearchDocument(
-                name, t.search_text(), t.embedding_text(), content_hash(name, t.search_text(), "")
-            )
-            for name, t in tools.items()
-        }
-        self._index.sync(docs)
-        hits = self._index.search(query, limit)
+        docs = {}
+        for name, t in tools.items():
+            doc = t.search_document()
+            docs[name] = t.search_document(content_hash(name, doc.text, doc.embed_text))
+        hits = self._index.query(docs, query, limit)
         ranked = [tools[n] for n, _ in hits if n in tools]
         # An exact name or tag always comes first, even when the index ranks it lower.
         q = query.strip().lower()

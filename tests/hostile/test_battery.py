@@ -7,11 +7,13 @@ against are its documented limits (docs/security.md) and are not run here.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from cases import ALL, CASES, Case
 from harness import attack
+from hosts import make_host
 
 from conftest import require
 
@@ -27,3 +29,17 @@ async def test_hostile_case(case: Case, kind: str, tmp_path: Path) -> None:
         require("sandbox")
     report = await attack(case, kind, tmp_path)
     assert report["held"], report["detail"]
+
+
+def test_sandbox_battery_with_an_unprivileged_host() -> None:
+    """The sandbox column again, with the host running as an ordinary user (bubblewrap then
+    works in a user namespace) instead of root."""
+    if os.geteuid() != 0:
+        pytest.skip("the tests run as an unprivileged user: the battery above is that host")
+    require("sandbox")
+    names = [c.name for c in CASES if "sandbox" in c.protects]
+    with make_host("user") as host:
+        reports = host.run_battery("sandbox", names)
+    failed = {name: r["detail"] for name, r in reports.items() if not r["held"]}
+    assert sorted(reports) == sorted(names)
+    assert failed == {}, failed

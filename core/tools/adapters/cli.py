@@ -121,7 +121,7 @@ class CLIToolDefinition(BaseModel):
     def executable(self) -> str:
         return self.command or self.name
 
-    def declared(self) -> dict[str, str]:
+    def declared(self) -> dict[str, Any]:
         """Every argument name the schema declares, with its type."""
         out = {name: opt.type for name, opt in self.cli_schema.options.items()}
         out.update({p.name: p.type for p in self.cli_schema.positional})
@@ -272,7 +272,7 @@ async def run_command(
     if stdin is not None:
         jobs.append(feed())
     try:
-        results = await asyncio.wait_for(asyncio.gather(*jobs), timeout)
+        results: list[Any] = await asyncio.wait_for(asyncio.gather(*jobs), timeout)
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)

@@ -30,7 +30,7 @@ class PythonToolAdapter:
         if not callable(fn):
             raise TypeError(f"register_tool needs a callable, not {type(fn).__name__}")
         schema = schema_from_callable(fn, name=name, description=description)
-        tool_name = name or getattr(fn, "__name__", "")
+        tool_name = str(name or getattr(fn, "__name__", ""))
         if not tool_name.isidentifier():
             raise ValueError(f"tool name {tool_name!r} must be a Python identifier")
         input_schema = input_schema or schema.json_schema()

@@ -1,0 +1,347 @@
+"""The worker process: channel, resource limits and the main loop.
+
+Channel: the worker keeps private duplicates of its original stdin/stdout for frames (see
+:mod:`.wire`); fd 0 becomes /dev/null and fd 1 joins fd 2, which the host drains as "stray"
+output (C-level writes, crash messages). Namespace calls are sent to the host as ``rpc`` frames
+and answered with ``rpc_result`` frames (``note`` frames get no answer); the worker never opens
+a store itself.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any
+
+from . import errors, namespaces
+from .cells import (
+    DEFAULT_OUTPUT_LIMIT,
+    OutputCapture,
+    compile_cell,
+    describe_exception,
+    execute_cell,
+    safe_repr,
+)
+from .wire import DEFAULT_MAX_FRAME, HEADER, Unencodable, decode_data, encode_data
+
+
+def apply_limits(limits: dict[str, Any]) -> list[str]:
+    """Set hard resource limits on this process; return the ones that could not be set."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return ["resource module unavailable"]
+    mb = 1024 * 1024
+    table = {
+        "memory_mb": (getattr(resource, "RLIMIT_AS", None), mb),
+        "cpu_seconds": (getattr(resource, "RLIMIT_CPU", None), 1),
+        "file_size_mb": (getattr(resource, "RLIMIT_FSIZE", None), mb),
+        "open_files": (getattr(resource, "RLIMIT_NOFILE", None), 1),
+        "processes": (getattr(resource, "RLIMIT_NPROC", None), 1),
+        "core_mb": (getattr(resource, "RLIMIT_CORE", None), mb),
+    }
+    failed = []
+    for key, value in limits.items():
+        rlimit, unit = table.get(key, (None, 1))
+        if value is None or rlimit is None:
+            continue
+        want = int(value * unit)
+        try:
+            _soft, hard = resource.getrlimit(rlimit)
+            if hard != resource.RLIM_INFINITY:
+                want = min(want, hard)
+            resource.setrlimit(rlimit, (want, want))
+        except (ValueError, OSError) as exc:
+            failed.append(f"{key}: {exc}")
+    return failed
+
+
+class ChannelClosed(Exception):
+    """The host closed the channel."""
+
+
+class _State:
+    in_user_code = False
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    # Interrupts only user code; a late SIGINT after a cell ended is dropped.
+    if _State.in_user_code:
+        raise KeyboardInterrupt
+
+
+class Channel:
+    """Length-prefixed JSON frames over two file descriptors."""
+
+    def __init__(self, in_fd: int, out_fd: int, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+        self.in_fd = in_fd
+        self.out_fd = out_fd
+        self.max_frame = max_frame
+        self._next_id = 0
+        self._call_lock = threading.Lock()  # threads started by user code share the channel
+        self.owner = os.getpid()
+
+    def _check_owner(self) -> None:
+        # A process forked by user code (os.fork, a fork bomb) must never speak on the channel:
+        # its frames would interleave with the worker's. It ends when it reaches it.
+        if os.getpid() != self.owner:
+            os._exit(0)
+
+    def send(self, message: dict[str, Any]) -> None:
+        self._check_owner()
+        try:
+            data = json.dumps(message, separators=(",", ":"), allow_nan=True).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            data = json.dumps(
+                {"op": message.get("op"), "id": message.get("id"), "error": str(exc)}
+            ).encode("utf-8")
+        frame = HEADER.pack(len(data)) + data
+        # A SIGINT in the middle of a write would leave half a frame on the pipe.
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            view = memoryview(frame)
+            while view:
+                n = os.write(self.out_fd, view)
+                view = view[n:]
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+    def _read_exact(self, n: int, chunks: list[bytes]) -> None:
+        remaining = n
+        while remaining:
+            chunk = os.read(self.in_fd, min(remaining, 1 << 20))
+            if not chunk:
+                raise ChannelClosed
+            chunks.append(chunk)
+            remaining -= len(chunk)
+
+    def recv(self) -> dict[str, Any]:
+        self._check_owner()
+        # Waiting for the first byte may be interrupted; once a frame has started, it is read
+        # whole with SIGINT blocked, so an interrupt never leaves the channel out of step.
+        first = os.read(self.in_fd, HEADER.size)
+        if not first:
+            raise ChannelClosed
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            chunks = [first]
+            self._read_exact(HEADER.size - len(first), chunks)
+            (size,) = HEADER.unpack(b"".join(chunks))
+            if size > self.max_frame:
+                raise ChannelClosed
+            body: list[bytes] = []
+            self._read_exact(size, body)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        message = json.loads(b"".join(body))
+        if not isinstance(message, dict):
+            raise ChannelClosed
+        return message
+
+    def notify(self, namespace: str, method: str, args: tuple[Any, ...]) -> None:
+        """Tell the host something that needs no answer (a skill's usage statistics)."""
+        with self._call_lock:
+            self.send(
+                {"op": "note", "ns": namespace, "method": method, "args": encode_data(list(args))}
+            )
+
+    def call(
+        self, namespace: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Ask the host to run ``namespace.method(*args, **kwargs)`` and wait for the answer."""
+        with self._call_lock:
+            return self._call(namespace, method, args, kwargs)
+
+    def _call(
+        self, namespace: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        self._next_id += 1
+        call_id = self._next_id
+        self.send(
+            {
+                "op": "rpc",
+                "id": call_id,
+                "ns": namespace,
+                "method": method,
+                "args": encode_data(list(args)),
+                "kwargs": encode_data(kwargs),
+            }
+        )
+        while True:
+            reply = self.recv()
+            if reply.get("op") != "rpc_result" or reply.get("id") != call_id:
+                continue  # a stale answer to a call that was interrupted
+            if reply.get("ok"):
+                return decode_data(reply.get("value"))
+            raise errors.rebuild(reply.get("error") or {})
+
+
+_ERRORS: Any = None
+
+
+class ChannelTransport:
+    """The namespaces' transport in a worker process: calls to the host over the channel."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+
+    def call(self, namespace: str, method: str, args: tuple[Any, ...]) -> Any:
+        return self.channel.call(namespace, method, args, {})
+
+    async def call_async(self, namespace: str, method: str, args: tuple[Any, ...]) -> Any:
+        # On a helper thread: the cell's event loop keeps running while the host works.
+        import asyncio
+
+        return await asyncio.to_thread(self.channel.call, namespace, method, args, {})
+
+    def notify(self, namespace: str, method: str, args: tuple[Any, ...]) -> None:
+        self.channel.notify(namespace, method, args)
+
+    def host_attribute(self, namespace: str, name: str) -> Any:
+        raise AttributeError(
+            f"{namespace}.{name} does not exist in a worker (it is an in-process extra); "
+            f"{namespace} has: {', '.join(sorted(n for n, m in namespaces.SURFACE[namespace].items() if not m.internal))}"
+        )
+
+
+class Worker:
+    """Runs cells sent by the host in one persistent namespace."""
+
+    def __init__(self, channel: Channel, names: list[str], output_limit: int) -> None:
+        self.channel = channel
+        self.stdout = OutputCapture(output_limit)
+        self.stderr = OutputCapture(output_limit)
+        self._loop: Any = None
+        self.cell_count = 0
+        self.globals: dict[str, Any] = {}
+        self.proxies: dict[str, Any] = namespaces.build(ChannelTransport(channel), names)
+        self.reset()
+
+    def run_coroutine(self, coro: Any) -> Any:
+        # asyncio is imported on first top-level await only: it is most of the start-up cost.
+        if self._loop is None:
+            import asyncio
+
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(coro)
+
+    def reset(self) -> None:
+        self.globals.clear()
+        self.globals.update({"__name__": "__main__", "__builtins__": __builtins__})
+        self.globals.update(self.proxies)
+
+    def run(self, message: dict[str, Any]) -> dict[str, Any]:
+        self.cell_count += 1
+        code = message.get("code")
+        out, err = self.stdout, self.stderr
+        reply: dict[str, Any] = {"op": "result", "id": message.get("id")}
+        # Restore namespaces the user deleted or replaced, so the next cell can count on them.
+        for name, proxy in self.proxies.items():
+            if self.globals.get(name) is not proxy:
+                self.globals[name] = proxy
+        saved = sys.stdout, sys.stderr
+        start = time.perf_counter()
+        value: Any = None
+        try:
+            if not isinstance(code, str):
+                raise TypeError("code must be a string")
+            cell = compile_cell(code, f"<cell-{self.cell_count}>")
+            sys.stdout, sys.stderr = out.stream, err.stream
+            _State.in_user_code = True
+            try:
+                value = execute_cell(cell, self.globals, self.run_coroutine)
+            finally:
+                _State.in_user_code = False
+        except BaseException as exc:  # user code may raise anything, SystemExit included
+            _State.in_user_code = False
+            reply["error"], reply["traceback"] = describe_exception(exc)
+            reply["interrupted"] = isinstance(exc, KeyboardInterrupt)
+            value = None
+        finally:
+            sys.stdout, sys.stderr = saved
+        reply["duration_ms"] = (time.perf_counter() - start) * 1000.0
+        reply["stdout"] = out.take()
+        reply["stderr"] = err.take()
+        if value is not None:
+            reply["repr"] = safe_repr(value)
+            try:
+                reply["value"] = encode_data(value)
+                reply["has_value"] = True
+                # A value too large for one frame travels as its (capped) repr only.
+                if len(json.dumps(reply["value"])) > self.channel.max_frame // 2:
+                    del reply["value"]
+                    reply["has_value"] = False
+            except (Unencodable, RecursionError, ValueError):
+                reply.pop("value", None)
+                reply["has_value"] = False
+        return reply
+
+    def serve(self) -> None:
+        while True:
+            try:
+                message = self.channel.recv()
+            except KeyboardInterrupt:
+                continue
+            op = message.get("op")
+            if op == "run":
+                reply = self.run(message)
+            elif op == "reset":
+                self.reset()
+                reply = {"op": "reset_done", "id": message.get("id")}
+            elif op == "ping":
+                reply = {"op": "pong", "id": message.get("id")}
+            elif op == "shutdown":
+                return
+            else:
+                continue  # stale rpc_result or unknown op
+            self.channel.send(reply)
+
+
+def _no_terminal_input(prompt: object = "") -> str:
+    """``input()`` in a worker: there is no terminal to read, so say so (an EOFError, as
+    ``input()`` raises at the end of its input)."""
+    raise EOFError(
+        "input() cannot read here: the code runs in a worker process without a terminal; "
+        "pass the data in a variable, a file or an artifact instead"
+    )
+
+
+def main(argv: list[str]) -> int:
+    config = json.loads(argv[1]) if len(argv) > 1 else {}
+    in_fd, out_fd = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)  # stray fd-level output joins stderr, which the host drains
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115
+    builtins.input = _no_terminal_input
+    for path in config.get("sys_path") or []:
+        if path not in sys.path:
+            sys.path.append(path)  # the deps overlay: the interpreter's own packages win
+    failed = apply_limits(config.get("limits") or {})
+    import faulthandler
+
+    faulthandler.enable()  # a crash leaves its Python traceback in the stray output
+    signal.signal(signal.SIGINT, _on_sigint)
+    channel = Channel(in_fd, out_fd, int(config.get("max_frame") or DEFAULT_MAX_FRAME))
+    worker = Worker(
+        channel,
+        list(config.get("namespaces") or []),
+        int(config.get("output_limit") or DEFAULT_OUTPUT_LIMIT),
+    )
+    channel.send(
+        {
+            "op": "ready",
+            "pid": os.getpid(),
+            "python": sys.version.split()[0],
+            "limits_failed": failed,
+        }
+    )
+    with contextlib.suppress(ChannelClosed):
+        worker.serve()
+    return 0
