@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
 _ERRORS = [
     "CodeModeError",
     "ConfigurationError",
+    "MissingPackageError",
     "ExecutionError",
     "WorkerError",
     "StorageError",

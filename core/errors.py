@@ -28,6 +28,19 @@ class ConfigurationError(CodeModeError, ValueError):
     """A configuration value is invalid."""
 
 
+class MissingPackageError(CodeModeError, ImportError):
+    """A package a feature needs cannot be imported; the message says how to install it."""
+
+    def __init__(self, package: str, feature: str, install: str) -> None:
+        super().__init__(
+            f"{feature} needs the {package!r} package, which cannot be imported: {install}"
+        )
+        self.package = package
+
+    def _wire_attrs(self) -> dict[str, Any]:
+        return {"package": self.package}
+
+
 # --- execution ----------------------------------------------------------------------------
 
 

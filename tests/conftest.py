@@ -67,9 +67,9 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A redis-server on a free port in a temp dir, stopped after the tests."""
+    require("redis")
     binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (.ci/run installs Debian's redis-server)")
+    assert binary is not None
     folder = tmp_path_factory.mktemp("redis")
     port = _free_port()
     proc = subprocess.Popen(
@@ -103,3 +103,76 @@ def storage(request: pytest.FixtureRequest, tmp_path: Path) -> object:
 
     url = request.getfixturevalue("redis_url")
     return RedisStorage(url=url, prefix=f"test{next(_prefixes)}")
+
+
+# --- prerequisites: a skip on a laptop, a failure where CI installed them ------------------------
+
+import functools  # noqa: E402
+import os  # noqa: E402
+
+#: What each capability needs, as a probe returning None (available) or the problem.
+_PROBES = {
+    "redis": lambda: (
+        None
+        if shutil.which("redis-server")
+        else "redis-server is not installed (.ci/run installs Debian's redis-server)"
+    ),
+    "sandbox": lambda: _sandbox_problem(),
+    "docker": lambda: _docker_problem(),
+}
+
+
+def _sandbox_problem() -> str | None:
+    from py_code_mode import SandboxExecutor
+
+    return SandboxExecutor.check()
+
+
+def _docker_problem() -> str | None:
+    from py_code_mode.execution.container import DEFAULT_IMAGE, docker_problem, image_present
+
+    problem = docker_problem()
+    if problem is None and not image_present(DEFAULT_IMAGE):
+        problem = (
+            f"image {DEFAULT_IMAGE} is not built (.ci/run builds it: py-code-mode container build)"
+        )
+    return problem
+
+
+def required_capabilities() -> frozenset[str]:
+    """``PY_CODE_MODE_REQUIRE`` (comma-separated): capabilities whose absence fails a test."""
+    names = {n.strip() for n in os.environ.get("PY_CODE_MODE_REQUIRE", "").split(",") if n.strip()}
+    unknown = names - _PROBES.keys()
+    if unknown:
+        raise pytest.UsageError(
+            f"PY_CODE_MODE_REQUIRE names unknown capabilities {sorted(unknown)}; "
+            f"known: {', '.join(sorted(_PROBES))}"
+        )
+    return frozenset(names)
+
+
+@functools.cache
+def capability_problem(capability: str) -> str | None:
+    """None when ``capability`` (redis, sandbox, docker) works here, else why not (probed once)."""
+    return _PROBES[capability]()
+
+
+def require(capability: str) -> None:
+    """Skip the calling test when ``capability`` is unavailable, or fail it when
+    ``PY_CODE_MODE_REQUIRE`` names it (``.ci/run`` installs everything, so a skip there would
+    hide a broken prerequisite)."""
+    problem = capability_problem(capability)
+    if problem is None:
+        return
+    if capability in required_capabilities():
+        pytest.fail(f"{capability} is required (PY_CODE_MODE_REQUIRE) but unavailable: {problem}")
+    pytest.skip(f"{capability} unavailable: {problem}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    required_capabilities()  # a typo in PY_CODE_MODE_REQUIRE stops the run before any test
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    required = required_capabilities()
+    return f"required capabilities: {', '.join(sorted(required))}" if required else None

@@ -33,30 +33,36 @@ async def test_twenty_subprocess_sessions_at_once(tmp_path: Path) -> None:
 
 
 WRITER = """
-import sys, time
+import sys
 from py_code_mode import FileStorage
 storage = FileStorage(sys.argv[1])
-who, seconds = sys.argv[2], float(sys.argv[3])
+who, count = sys.argv[2], int(sys.argv[3])
 library, store = storage.get_skill_library(), storage.get_artifact_store()
-deadline, i = time.monotonic() + seconds, 0
-while time.monotonic() < deadline:
+print("ready", flush=True)
+sys.stdin.readline()  # both writers start together
+for i in range(count):
     library.create(f"{who}_{i}", f'def run():\\n    \"\"\"{who} {i}.\"\"\"\\n    return {i}\\n')
     store.save(f"{who}/{i}.json", {"who": who, "i": i})
-    i += 1
-    time.sleep(0.01)
-print(i)
+print(count)
 """
 
 
-def test_two_processes_write_skills_and_artifacts_for_a_minute(tmp_path: Path) -> None:
+def test_two_processes_write_skills_and_artifacts_at_the_same_time(tmp_path: Path) -> None:
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(tmp_path), who, "8"],
+            [sys.executable, "-c", WRITER, str(tmp_path), who, "150"],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
         for who in ("left", "right")
     ]
+    for proc in procs:  # both are set up before either writes
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
     counts = {}
     for who, proc in zip(("left", "right"), procs, strict=True):
         out, _ = proc.communicate(timeout=240)

@@ -1,4 +1,5 @@
-"""ContainerExecutor against a real Docker daemon (skips, with the reason, where none runs)."""
+"""ContainerExecutor against a real Docker daemon (skips, with the reason, where none runs;
+fails instead where PY_CODE_MODE_REQUIRE names docker)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from conftest import require
 from py_code_mode import ContainerConfig, ContainerExecutor, FileStorage, Session
 from py_code_mode.errors import WorkerError
-from py_code_mode.execution.container import DEFAULT_IMAGE, docker_problem, image_present
 
-PROBLEM = docker_problem()
-if PROBLEM is None and not image_present(DEFAULT_IMAGE):
-    PROBLEM = (
-        f"image {DEFAULT_IMAGE} is not built (.ci/run builds it: py-code-mode container build)"
-    )
-pytestmark = pytest.mark.skipif(PROBLEM is not None, reason=f"no container runtime: {PROBLEM}")
+
+@pytest.fixture(autouse=True)
+def _docker() -> None:
+    require("docker")
 
 
 @pytest.fixture
@@ -56,13 +55,12 @@ async def test_timeout_interrupts_and_state_survives(csession: Session) -> None:
 
 async def test_code_ignoring_interrupts_gets_a_fresh_container(csession: Session) -> None:
     await csession.run("kept = 1")
-    start = time.monotonic()
+    # The loop never ends by itself: the run comes back only because the container was replaced.
     result = await csession.run(
         "import time\nwhile True:\n    try:\n        time.sleep(0.01)\n    except BaseException:\n        pass",
         timeout=1,
     )
     assert "state was lost" in (result.error or "")
-    assert time.monotonic() - start < 15
     assert (await csession.run("kept")).error == "NameError: name 'kept' is not defined"
     assert (await csession.run("2 + 2")).value == 4
 
@@ -81,9 +79,8 @@ async def test_crash_recovery_and_cleanup(tmp_path: Path) -> None:
         died = await session.run("import os\nos._exit(3)")
         assert "worker process died" in (died.error or "")
         assert (await session.run("1 + 1")).value == 2
-    for _ in range(50):
-        if not containers("pcm-crash"):
-            break
+    deadline = time.monotonic() + 60  # a bound for a hang: docker removes containers async
+    while containers("pcm-crash") and time.monotonic() < deadline:
         time.sleep(0.2)
     assert containers("pcm-crash") == []
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 
-from py_code_mode import SandboxExecutor
+from conftest import require
 
 PY = sys.executable
 REPORT = (
@@ -31,7 +31,6 @@ BANNER_NAMES = {
     "subprocess": "SubprocessExecutor",
     "sandbox": "SandboxExecutor",
 }
-SANDBOX_PROBLEM = SandboxExecutor.check()
 
 
 def storage_flags(storage: str, request: pytest.FixtureRequest, base: Path) -> list[str]:
@@ -114,7 +113,7 @@ ENTRIES = {"run": entry_run, "repl": entry_repl, "mcp": entry_mcp}
 def test_entry_point_runs_code_on_the_executor_asked_for(
     entry: str, executor: str, storage: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    if executor == "sandbox" and SANDBOX_PROBLEM:
-        pytest.skip(f"sandbox unavailable: {SANDBOX_PROBLEM}")
+    if executor == "sandbox":
+        require("sandbox")
     output = ENTRIES[entry](storage_flags(storage, request, tmp_path / "base"), executor)
     check(parse(output), executor)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from conftest import require
 from py_code_mode import FileStorage, InProcessExecutor, Session, SubprocessExecutor
 from py_code_mode.execution import SandboxExecutor
 
@@ -30,12 +31,7 @@ async def slow(seconds: float) -> str:
 
 
 def executors() -> list[Any]:
-    kinds: list[Any] = ["inprocess", "subprocess"]
-    reason = SandboxExecutor.check()
-    kinds.append(
-        pytest.param("sandbox", marks=pytest.mark.skipif(bool(reason), reason=reason or ""))
-    )
-    return kinds
+    return ["inprocess", "subprocess", "sandbox"]
 
 
 def make(kind: str) -> Any:
@@ -43,6 +39,7 @@ def make(kind: str) -> Any:
         return InProcessExecutor()
     if kind == "subprocess":
         return SubprocessExecutor()
+    require("sandbox")
     return SandboxExecutor()
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import require
 from py_code_mode import RedisStorage, Session
 from py_code_mode.storage.redis import StorageUnavailable, redact
 
@@ -178,9 +179,9 @@ def test_cli_run_with_redis(redis_url: str, tmp_path: Path) -> None:
 
 
 async def test_redis_stopped_mid_session(tmp_path: Path) -> None:
+    require("redis")
     binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
+    assert binary is not None
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import require
 from py_code_mode import FileStorage, Session, SubprocessConfig, SubprocessExecutor
 from py_code_mode.errors import WorkerError
 
@@ -61,12 +62,11 @@ async def test_memory_error_is_a_result_under_the_memory_limit(tmp_path: Path) -
 
 async def test_code_that_ignores_interrupts_is_killed_and_state_is_lost(sp: Session) -> None:
     await sp.run("before = 1")
-    start = time.monotonic()
+    # The loop never ends by itself: the run can only come back because the worker was killed.
     result = await sp.run(
         "import time\nwhile True:\n    try:\n        time.sleep(0.01)\n    except BaseException:\n        pass",
         timeout=0.5,
     )
-    assert time.monotonic() - start < 5
     assert result.error is not None
     assert "timed out after 0.5 seconds" in result.error and "state was lost" in result.error
     assert (await sp.run("before")).error == "NameError: name 'before' is not defined"
@@ -117,9 +117,10 @@ async def test_worker_runs_in_another_process(sp: Session) -> None:
 
 async def test_reset_is_fast_and_keeps_the_namespaces(sp: Session) -> None:
     await sp.run("x = 1")
-    start = time.monotonic()
+    pid = (await sp.run("import os\nos.getpid()")).value
     await sp.reset()
-    assert time.monotonic() - start < 1.0
+    # Fast because the worker clears itself in place: no new process is started.
+    assert (await sp.run("import os\nos.getpid()")).value == pid
     assert (await sp.run("x")).error == "NameError: name 'x' is not defined"
     assert (await sp.run("artifacts.exists('a')")).value is False
 
@@ -158,7 +159,8 @@ async def test_close_kills_worker_and_spare(tmp_path: Path) -> None:
     pid = (await session.run("import os\nos.getpid()")).value
     await session.close()
     with pytest.raises(ProcessLookupError):
-        for _ in range(50):
+        deadline = time.monotonic() + 30  # a bound for a hang, not a speed requirement
+        while time.monotonic() < deadline:
             os.kill(pid, 0)
             time.sleep(0.05)
 
@@ -169,7 +171,7 @@ async def test_sandbox_true_gives_the_sandbox(tmp_path: Path) -> None:
     executor = SubprocessExecutor(SubprocessConfig(default_timeout=5), sandbox=True)
     assert isinstance(executor, SandboxExecutor)
     assert executor.config.default_timeout == 5 and executor.config.seccomp
-    if SandboxExecutor.check() is None:
-        async with Session(storage=FileStorage(tmp_path), executor=executor) as session:
-            assert session.supports("network_isolation")
-            assert (await session.run("import os\nos.getcwd()")).value == "/tmp/workspace"
+    require("sandbox")
+    async with Session(storage=FileStorage(tmp_path), executor=executor) as session:
+        assert session.supports("network_isolation")
+        assert (await session.run("import os\nos.getcwd()")).value == "/tmp/workspace"

@@ -3,7 +3,6 @@ discovery, and each error a model can run into."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -58,7 +57,7 @@ schema:
 recipes:
   nap:
     params:
-      seconds: {default: 5}
+      seconds: {default: .inf}   # `sleep inf`: only the timeout's kill ends it
 """,
     "printf.yaml": """
 name: printf
@@ -163,10 +162,8 @@ async def test_verbatim_flag_and_array_positional(tsession: Session) -> None:
 
 
 async def test_default_param_is_applied_and_timeout_kills(tsession: Session) -> None:
-    start = time.monotonic()
     message = await error(tsession, "tools.sleepy.nap()")
     assert message == "ToolTimeoutError: Tool 'sleepy' timed out after 0.5s"
-    assert time.monotonic() - start < 5
     assert await value(tsession, "tools.sleepy.nap(seconds=0)") == ""
 
 

@@ -74,7 +74,7 @@ class _Api(BaseHTTPRequestHandler):
         elif url.path == "/text":
             self._send(200, "plain words", "text/plain")
         elif url.path == "/slow":
-            time.sleep(3)
+            RELEASE_SLOW.wait(timeout=60)  # answers only after the client has given up
             self._send(200, {})
         else:
             self._send(404, {"message": "no such thing " + "x" * 5000})
@@ -87,6 +87,10 @@ class _Api(BaseHTTPRequestHandler):
         pass
 
 
+#: Set when the module's tests are done: /slow never answers while a client waits for it.
+RELEASE_SLOW = threading.Event()
+
+
 class _QuietServer(ThreadingHTTPServer):
     def handle_error(self, request: object, client_address: object) -> None:
         pass  # a client that timed out on /slow closed its socket: nothing to report
@@ -97,6 +101,7 @@ def api_url() -> Iterator[str]:
     server = _QuietServer(("127.0.0.1", 0), _Api)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"
+    RELEASE_SLOW.set()
     server.shutdown()
 
 

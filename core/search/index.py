@@ -83,6 +83,21 @@ def _short(exc: BaseException) -> str:
     return _RUST_SOURCE.sub("", str(exc).strip()) or type(exc).__name__
 
 
+def _import_lancedb() -> Any:
+    os.environ.setdefault("LANCEDB_LOG", "error")
+    try:
+        import lancedb
+    except ImportError as exc:
+        from ..errors import MissingPackageError
+
+        raise MissingPackageError(
+            "lancedb",
+            "search (skills.search, tools.search)",
+            f"{exc} (py-code-mode depends on it; pip install lancedb)",
+        ) from None
+    return lancedb
+
+
 @dataclass(frozen=True)
 class SearchDocument:
     """One searchable item: ``text`` feeds BM25, ``embed_text`` the embedder."""
@@ -224,9 +239,7 @@ class HybridIndex:
     # --- opening -----------------------------------------------------------------------------
 
     def _connect(self) -> Any:
-        os.environ.setdefault("LANCEDB_LOG", "error")
-        import lancedb
-
+        lancedb = _import_lancedb()
         self.path.mkdir(parents=True, exist_ok=True)
         return lancedb.connect(str(self.path))
 
@@ -370,6 +383,7 @@ class HybridIndex:
         with self._lock:
             if self._hashes == wanted and not self._suspect:
                 return
+            _import_lancedb()  # a missing package is not a corrupt index: no repair for it
             if self._suspect:
                 self._repair(SearchIndexCorruptError("a query found it unreadable"))
             try:

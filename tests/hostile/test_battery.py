@@ -15,9 +15,7 @@ from cases import ALL, CASES, Case
 from harness import attack
 from hosts import make_host
 
-from py_code_mode import SandboxExecutor
-
-SANDBOX_PROBLEM = SandboxExecutor.check()
+from conftest import require
 
 
 @pytest.mark.parametrize("kind", ALL)
@@ -27,8 +25,8 @@ async def test_hostile_case(case: Case, kind: str, tmp_path: Path) -> None:
         pytest.skip(
             f"{kind} does not protect against {case.name!r} (documented in docs/security.md)"
         )
-    if kind == "sandbox" and SANDBOX_PROBLEM:
-        pytest.skip(f"sandbox unavailable: {SANDBOX_PROBLEM}")
+    if kind == "sandbox":
+        require("sandbox")
     report = await attack(case, kind, tmp_path)
     assert report["held"], report["detail"]
 
@@ -38,8 +36,7 @@ def test_sandbox_battery_with_an_unprivileged_host() -> None:
     works in a user namespace) instead of root."""
     if os.geteuid() != 0:
         pytest.skip("the tests run as an unprivileged user: the battery above is that host")
-    if SANDBOX_PROBLEM:
-        pytest.skip(f"sandbox unavailable: {SANDBOX_PROBLEM}")
+    require("sandbox")
     names = [c.name for c in CASES if "sandbox" in c.protects]
     with make_host("user") as host:
         reports = host.run_battery("sandbox", names)

@@ -25,13 +25,17 @@ from pathlib import Path
 import pytest
 from hosts import HOSTS, Host, make_host
 
+from conftest import require
 from py_code_mode import FileStorage, SandboxExecutor, Session, SubprocessExecutor
 from py_code_mode.execution import SandboxConfig, SubprocessConfig
 
-SANDBOX_PROBLEM = SandboxExecutor.check()
-needs_sandbox = pytest.mark.skipif(
-    SANDBOX_PROBLEM is not None, reason=f"sandbox unavailable: {SANDBOX_PROBLEM}"
-)
+
+@pytest.fixture
+def _sandbox() -> None:
+    require("sandbox")
+
+
+needs_sandbox = pytest.mark.usefixtures("_sandbox")
 
 
 @pytest.fixture(params=HOSTS)
@@ -95,8 +99,8 @@ async def test_tool_credentials_stay_on_the_host(
 ) -> None:
     """A ``${VAR}`` in an HTTP tool's headers is expanded on the host; worker code never sees
     it in ``os.environ``. The config's explicit ``env`` does reach the worker."""
-    if kind == "sandbox" and SANDBOX_PROBLEM:
-        pytest.skip(f"sandbox unavailable: {SANDBOX_PROBLEM}")
+    if kind == "sandbox":
+        require("sandbox")
     token = f"tok-{secrets.token_hex(8)}"
     monkeypatch.setenv("PCM_API_TOKEN", token)
     monkeypatch.setenv("PCM_UNRELATED_SECRET", token)
@@ -144,9 +148,9 @@ def _listen(path: str) -> socket.socket:
 @pytest.fixture
 def redis_socket(host: Host) -> Iterator[Path]:
     """A real redis-server of the host user, on a unix socket only (no TCP port)."""
+    require("redis")
     binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (.ci/run installs Debian's redis-server)")
+    assert binary is not None
     folder = _scratch_dir(Path("/var/tmp"), host) or host.mkdir(host.home / "redis")
     path = folder / "redis.sock"
     proc = host.popen(
@@ -359,27 +363,16 @@ def _deps_job(host: Host, executor: str) -> tuple[dict[str, object], Path, str]:
     return job, marker, good
 
 
-def _container_problem() -> str | None:
-    from py_code_mode.execution.container import DEFAULT_IMAGE, docker_problem, image_present
-
-    problem = docker_problem()
-    if problem is None and not image_present(DEFAULT_IMAGE):
-        problem = f"image {DEFAULT_IMAGE} is not built (.ci/run builds it)"
-    return problem
-
-
 @pytest.mark.parametrize("executor", ["subprocess", "sandbox", "container"])
 def test_deps_add_never_builds_a_package_on_the_host(host: Host, executor: str) -> None:
     """``deps.add`` of a package that only has a source distribution is refused: building it
     would run its setup.py on the host. Wheels still install and import."""
-    if executor == "sandbox" and SANDBOX_PROBLEM:
-        pytest.skip(f"sandbox unavailable: {SANDBOX_PROBLEM}")
+    if executor == "sandbox":
+        require("sandbox")
     if executor == "container":
         if host.switch:
             pytest.skip("the unprivileged test uid has no access to the Docker daemon")
-        problem = _container_problem()
-        if problem is not None:
-            pytest.skip(f"no container runtime: {problem}")
+        require("docker")
     job, marker, good = _deps_job(host, executor)
     refused, installed, imported = host.run_session(job, timeout=400)
     assert not marker.exists(), f"the package's setup.py ran on the host: {marker.read_text()}"
@@ -432,8 +425,8 @@ def _descendants(pid: int) -> dict[int, str]:
 )
 @pytest.mark.parametrize("executor", ["subprocess", "sandbox"])
 def test_worker_dies_with_a_killed_cli(host: Host, executor: str, sig: signal.Signals) -> None:
-    if executor == "sandbox" and SANDBOX_PROBLEM:
-        pytest.skip(f"sandbox unavailable: {SANDBOX_PROBLEM}")
+    if executor == "sandbox":
+        require("sandbox")
     base = host.mkdir(host.scratch / "base")
     script = Path(sys.executable).with_name("py-code-mode")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "py_code_mode"]
