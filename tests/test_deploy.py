@@ -48,7 +48,18 @@ PROBLEM = docker_problem()
 COMPOSE = _compose() if PROBLEM is None else None
 if PROBLEM is None and COMPOSE is None:
     PROBLEM = "no compose tool (Debian: apt-get install docker-compose)"
-pytestmark = pytest.mark.skipif(PROBLEM is not None, reason=f"cannot run compose: {PROBLEM}")
+
+
+@pytest.fixture(autouse=True)
+def _compose_available() -> None:
+    """Skip without Docker and a compose tool; fail instead where CI requires docker."""
+    from conftest import required_capabilities
+
+    if PROBLEM is None:
+        return
+    if "docker" in required_capabilities():
+        pytest.fail(f"docker is required (PY_CODE_MODE_REQUIRE) but compose cannot run: {PROBLEM}")
+    pytest.skip(f"cannot run compose: {PROBLEM}")
 
 
 @dataclass

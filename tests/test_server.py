@@ -381,10 +381,9 @@ def test_cli_flags_win_over_the_environment(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(sys.platform != "linux", reason="bubblewrap is Linux-only")
 def test_sandbox_executor_sessions(tmp_path: Path) -> None:
-    import shutil
+    from conftest import require
 
-    if shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed")
+    require("sandbox")
     with serve(tmp_path, "--executor", "sandbox") as sandboxed, sandboxed.client() as http:
         out = run(http, "import os\nx = os.getuid()\nx != 0")
         assert out["value"] is True, out
