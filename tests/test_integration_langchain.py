@@ -152,28 +152,6 @@ class TestSearchSkillsToolStandard(ToolsUnitTests):
         return {"query": "parse csv", "limit": 3}
 
 
-class TestRunCodeToolIntegration(ToolsIntegrationTests):
-    @property
-    def tool_constructor(self) -> BaseTool:
-        return _run_code_tool()
-
-    @property
-    def tool_invoke_params_example(self) -> dict[str, Any]:
-        return {"code": "print('hi')\n2 + 2"}
-
-
-def _skill_tool() -> BaseTool:
-    import tempfile
-
-    session = Session(storage=FileStorage(tempfile.mkdtemp(prefix="pcm-lc-")))
-    _SESSIONS.append(session)
-    session.skill_library().create(
-        "add_two", "def run(a: int, b: int) -> int:\n    '''Add two numbers.'''\n    return a + b\n"
-    )
-    tools = CodeModeToolkit(session=session).get_tools()
-    return next(t for t in tools if t.name == "add_two")
-
-
 class _ContentChecks:
     """The suite's defaults only check types: these check what the model would read."""
 
@@ -195,6 +173,30 @@ class _ContentChecks:
         assert message.content == self.expected_content
 
 
+class TestRunCodeToolIntegration(_ContentChecks, ToolsIntegrationTests):
+    expected_content = "4\n\nStdout:\nhi\n"
+
+    @property
+    def tool_constructor(self) -> BaseTool:
+        return _run_code_tool()
+
+    @property
+    def tool_invoke_params_example(self) -> dict[str, Any]:
+        return {"code": "print('hi')\n2 + 2"}
+
+
+def _skill_tool() -> BaseTool:
+    import tempfile
+
+    session = Session(storage=FileStorage(tempfile.mkdtemp(prefix="pcm-lc-")))
+    _SESSIONS.append(session)
+    session.skill_library().create(
+        "add_two", "def run(a: int, b: int) -> int:\n    '''Add two numbers.'''\n    return a + b\n"
+    )
+    tools = CodeModeToolkit(session=session).get_tools()
+    return next(t for t in tools if t.name == "add_two")
+
+
 class TestSkillToolIntegration(_ContentChecks, ToolsIntegrationTests):
     expected_content = "5"
 
@@ -205,15 +207,3 @@ class TestSkillToolIntegration(_ContentChecks, ToolsIntegrationTests):
     @property
     def tool_invoke_params_example(self) -> dict[str, Any]:
         return {"a": 2, "b": 3}
-
-
-class TestRunCodeContent(_ContentChecks, ToolsIntegrationTests):
-    expected_content = "4\n\nStdout:\nhi\n"
-
-    @property
-    def tool_constructor(self) -> BaseTool:
-        return _run_code_tool()
-
-    @property
-    def tool_invoke_params_example(self) -> dict[str, Any]:
-        return {"code": "print('hi')\n2 + 2"}
