@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import itertools
+import linecache
 import logging
 import queue
 import sys
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 _CAPTURE: ContextVar[tuple[Any, Any] | None] = ContextVar("py_code_mode_capture", default=None)
 _GRACE_SECONDS = 1.0
+_EXECUTOR_NUMBERS = itertools.count(1)  # tells the cells of executors in one process apart
 
 
 class _StreamRouter:
@@ -211,6 +214,9 @@ class InProcessExecutor(ExecutorBase):
         self._lock = asyncio.Lock()  # one run at a time; binds to a loop on first use
         self._start_lock = asyncio.Lock()
         self._cells = 0
+        # linecache is process-wide: each executor's cells get file names of their own, so a
+        # traceback quotes this session's cell, never another session's cell of that number.
+        self._number = next(_EXECUTOR_NUMBERS)
         self._stdout = OutputCapture(self.config.output_limit)
         self._stderr = OutputCapture(self.config.output_limit)
         self._started = False
@@ -255,6 +261,9 @@ class InProcessExecutor(ExecutorBase):
             deps_installer=c.deps_installer,
         )
 
+    def _cell_name(self, number: int) -> str:
+        return f"<cell-{number}@{self._number}>"
+
     def _reset_globals(self) -> None:
         self._globals.clear()
         self._globals.update({"__name__": "__main__", "__builtins__": __builtins__})
@@ -275,6 +284,8 @@ class InProcessExecutor(ExecutorBase):
         if self._thread is not None:
             self._thread.stop()
             self._thread = None
+        for number in range(1, self._cells + 1):  # the sources of this session's cells
+            linecache.cache.pop(self._cell_name(number), None)
         self._started = False
         self._closed = True
 
@@ -307,7 +318,7 @@ class InProcessExecutor(ExecutorBase):
         value: Any = None
         error = tb = None
         try:
-            cell = compile_cell(code, f"<cell-{self._cells}>")
+            cell = compile_cell(code, self._cell_name(self._cells))
             value = execute_cell(cell, self._globals, loop.run_until_complete)
         except CellTimeout:
             error = "TimeoutError: interrupted"  # the caller replaces this with the timeout
