@@ -37,13 +37,23 @@ def host(request: pytest.FixtureRequest) -> Iterator[Host]:
         yield made
 
 
-def _skip_without(executor: str) -> None:
+def _skip_without(executor: str, host: Host | None = None) -> None:
     if executor == "sandbox" and SANDBOX_PROBLEM:
         pytest.skip(f"sandbox unavailable: {SANDBOX_PROBLEM}")
+    if executor == "container":
+        from py_code_mode.execution.container import DEFAULT_IMAGE, docker_problem, image_present
+
+        if host is not None and host.switch:
+            pytest.skip("the unprivileged test uid has no access to the Docker daemon")
+        problem = docker_problem()
+        if problem is None and not image_present(DEFAULT_IMAGE):
+            problem = f"image {DEFAULT_IMAGE} is not built (.ci/run builds it)"
+        if problem is not None:
+            pytest.skip(f"no container runtime: {problem}")
 
 
 def _run(host: Host, executor: str, cells: list[object], **job: object) -> list[dict[str, object]]:
-    _skip_without(executor)
+    _skip_without(executor, host)
     base = host.mkdir(host.scratch / "base")
     return host.run_session({"executor": executor, "base": str(base), "cells": cells, **job})
 
@@ -85,11 +95,12 @@ threading.Thread(target=flood, daemon=True).start()
 )
 
 
-@pytest.mark.parametrize("executor", EXECUTORS)
+@pytest.mark.parametrize("executor", [*EXECUTORS, "container"])
 def test_host_memory_stays_bounded_whatever_the_worker_sends(host: Host, executor: str) -> None:
     """A huge search query, a huge result, a huge frame written by the code itself and a
     thread that floods the channel after its cell ended: each costs the host little memory,
-    and each is refused with an error that says what was too large."""
+    and each is refused with an error that says what was too large. The container's frames
+    come relayed by the docker client: these bounds hold there too."""
     huge_frame = (
         _RAW_WRITE + "write_everywhere(frame({'op': 'note', 'ns': 'skills', 'method': 'record',"
         " 'args': [[{}] * 7_000_000]}))\n'unreachable'"
