@@ -35,7 +35,14 @@ from ..types import ExecutionResult
 from ..worker.cells import DEFAULT_OUTPUT_LIMIT
 from ..worker.wire import DEFAULT_MAX_FRAME, DEFAULT_MAX_VALUES, HEADER, FrameTooLarge, loads
 from .host import HostNamespaces, NamespaceOptions
-from .protocol import Capability, ExecutorBase, get_backend, validate_timeout
+from .protocol import (
+    Capability,
+    ExecutorBase,
+    OutputListener,
+    get_backend,
+    hand_on,
+    validate_timeout,
+)
 
 #: The worker is launched by this path (``python -P``): a stdlib-only package, see worker/.
 WORKER_PATH = Path(__file__).resolve().parent.parent / "worker" / "__main__.py"
@@ -788,7 +795,17 @@ class SubprocessExecutor(ExecutorBase):
 
     # --- running -----------------------------------------------------------------------------
 
-    async def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
+    async def run(
+        self,
+        code: str,
+        timeout: float | None = None,
+        *,
+        on_output: OutputListener | None = None,
+    ) -> ExecutionResult:
+        """Run ``code`` in the worker. ``on_output(stream, text)`` (``"stdout"`` or
+        ``"stderr"``) is called on this event loop as the code prints, line by line, coalesced
+        by the worker into a few frames a second; the result's ``stdout``/``stderr`` still hold
+        all of it (capped)."""
         refused = await self._prepare_run(code, timeout)
         if refused is not None:
             return refused
@@ -804,12 +821,15 @@ class SubprocessExecutor(ExecutorBase):
                     worker = await self._take_worker()
                 self._next_id += 1
                 run_id = self._next_id
-                await worker.request({"op": "run", "id": run_id, "code": code})
+                message: dict[str, Any] = {"op": "run", "id": run_id, "code": code}
+                if on_output is not None:
+                    message["stream"] = True
+                await worker.request(message)
             except WorkerError as exc:
                 await self._discard_worker()
                 return ExecutionResult(error=f"WorkerError: {exc}")
             try:
-                return await self._await_result(worker, run_id, timeout)
+                return await self._await_result(worker, run_id, timeout, on_output)
             except asyncio.CancelledError:
                 # The caller gave up: stop the code as a timeout does. The run lock passes to
                 # the clean-up, so the next run starts once the worker is quiet (or replaced).
@@ -857,10 +877,15 @@ class SubprocessExecutor(ExecutorBase):
             self._lock.release()
 
     async def _await_result(
-        self, worker: WorkerProcess, run_id: int, timeout: float | None
+        self,
+        worker: WorkerProcess,
+        run_id: int,
+        timeout: float | None,
+        on_output: OutputListener | None = None,
     ) -> ExecutionResult:
         loop = asyncio.get_running_loop()
         started = loop.time()
+        streamed = {"stdout": 0, "stderr": 0}  # what was handed on: no more than the cap
         deadline = started + timeout if timeout is not None else None
         interrupted = False
         while True:
@@ -885,6 +910,13 @@ class SubprocessExecutor(ExecutorBase):
                     await worker.send({"op": "rpc_result", "id": frame.get("id"), **reply})
                 except WorkerError:
                     continue  # the EOF frame follows
+            elif op == "output":
+                stream, text = frame.get("stream"), frame.get("text")
+                if on_output is not None and stream in streamed and isinstance(text, str):
+                    text = text[: max(0, self.config.output_limit - streamed[stream])]
+                    if text:
+                        streamed[stream] += len(text)
+                        hand_on(on_output, stream, text)
             elif op == "note":
                 assert self._host is not None
                 await self._host.note(

@@ -25,6 +25,7 @@ from . import errors, namespaces
 from .cells import (
     DEFAULT_OUTPUT_LIMIT,
     OutputCapture,
+    coalesced,
     compile_cell,
     describe_exception,
     execute_cell,
@@ -111,6 +112,7 @@ class Channel:
         self._call_lock = threading.Lock()  # threads started by user code share the channel
         self.owner = os.getpid()
         self.active = False  # a cell runs: the host expects frames
+        self.streamer: OutputStreamer | None = None
 
     def _check_owner(self) -> None:
         # A process forked by user code (os.fork, a fork bomb) must never speak on the channel:
@@ -207,6 +209,8 @@ class Channel:
         """Send a cell's result; from then on no frame leaves until the next cell starts (a
         call in flight on another thread ends first)."""
         with self._call_lock:
+            if self.streamer is not None:
+                self.streamer.flush_locked()  # the last output goes before the result
             self.active = False
             self.send(reply)
 
@@ -232,6 +236,51 @@ class Channel:
             if reply.get("ok"):
                 return reply.get("value")
             raise errors.rebuild(reply.get("error") or {})
+
+
+class OutputStreamer:
+    """Sends what a cell prints to the host as it prints: ``output`` frames from a thread of
+    its own, at most one per stream every ``interval`` seconds (a print loop makes a few
+    frames, not one per line), and only while a cell runs."""
+
+    def __init__(self, channel: Channel, interval: float = 0.02) -> None:
+        self.channel = channel
+        self.interval = interval
+        self._cond = threading.Condition()
+        self._pending: list[tuple[str, str]] = []
+        self._thread: threading.Thread | None = None
+
+    def writer(self, stream: str) -> Any:
+        def write(text: str) -> None:
+            with self._cond:
+                self._pending.append((stream, text))
+                self._cond.notify()
+
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._serve, name="py-code-mode-output", daemon=True
+            )
+            self._thread.start()
+        return write
+
+    def _serve(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending:
+                    self._cond.wait()
+            time.sleep(self.interval)  # let what follows join the same frame
+            with self.channel._call_lock:
+                self.flush_locked()
+
+    def flush_locked(self) -> None:
+        """Send what is pending (the caller holds the channel's call lock)."""
+        with self._cond:
+            pending, self._pending = self._pending, []
+        if not self.channel.active:
+            return  # between cells nobody listens (it is in the next result's output)
+        for stream, text in coalesced(pending):
+            with contextlib.suppress(FrameTooLarge):
+                self.channel.send({"op": "output", "stream": stream, "text": text})
 
 
 _ERRORS: Any = None
@@ -320,6 +369,12 @@ class Worker:
         for name, proxy in self.proxies.items():
             if self.globals.get(name) is not proxy:
                 self.globals[name] = proxy
+        streaming = bool(message.get("stream"))
+        if streaming:
+            if self.channel.streamer is None:
+                self.channel.streamer = OutputStreamer(self.channel)
+            out.listen(self.channel.streamer.writer("stdout"))
+            err.listen(self.channel.streamer.writer("stderr"))
         saved = sys.stdout, sys.stderr
         start = time.perf_counter()
         value: Any = None
@@ -343,6 +398,9 @@ class Worker:
         reply["duration_ms"] = (time.perf_counter() - start) * 1000.0
         reply["stdout"] = out.take()
         reply["stderr"] = err.take()
+        if streaming:
+            out.listen(None)
+            err.listen(None)
         if value is not None:
             reply["repr"] = safe_repr(value)
             try:
