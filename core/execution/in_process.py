@@ -43,7 +43,9 @@ if TYPE_CHECKING:
     from .host import HostNamespaces, NamespaceOptions
 
 log = logging.getLogger(__name__)
-_CAPTURE: contextvars.ContextVar[tuple[Any, Any] | None] = contextvars.ContextVar("py_code_mode_capture", default=None)
+_CAPTURE: contextvars.ContextVar[tuple[Any, Any] | None] = contextvars.ContextVar(
+    "py_code_mode_capture", default=None
+)
 _GRACE_SECONDS = 1.0
 _EXECUTOR_NUMBERS = itertools.count(1)  # tells the cells of executors in one process apart
 
