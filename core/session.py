@@ -327,8 +327,19 @@ class Session:
     # --- running -----------------------------------------------------------------------------
 
     @on_session_loop
-    async def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
+    async def run(
+        self,
+        code: str,
+        timeout: float | None = None,
+        *,
+        on_output: Callable[[str, str], Any] | None = None,
+    ) -> ExecutionResult:
         """Run ``code``; return its result (errors and timeouts are results, never raised).
+
+        ``on_output(stream, text)``, when given, is called as the code prints (``stream`` is
+        ``"stdout"`` or ``"stderr"``): line by line, coalesced into a few calls a second, on
+        the session's event loop, up to the output cap. The result's ``stdout`` and ``stderr``
+        still hold everything (capped), streamed or not.
 
         Cancelling the awaiting task interrupts the code, as a timeout does."""
         if self._closed:
@@ -338,7 +349,9 @@ class Session:
             if self._closed:
                 return ExecutionResult(error="Session is closed")
         assert self._executor is not None
-        return await self._executor.run(code, timeout=timeout)
+        if on_output is None:  # executors of other projects may not know on_output
+            return await self._executor.run(code, timeout=timeout)
+        return await self._executor.run(code, timeout=timeout, on_output=on_output)
 
     def interrupt(self) -> bool:
         """Interrupt the running cell with KeyboardInterrupt, as Ctrl-C does in a REPL: its run
@@ -556,9 +569,18 @@ class SyncSession:
         self.session.blocking(self.session.start)
         return self
 
-    def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
-        """Run ``code`` and return its result (see :meth:`Session.run`)."""
-        return self.session.blocking(lambda: self.session.run(code, timeout=timeout))
+    def run(
+        self,
+        code: str,
+        timeout: float | None = None,
+        *,
+        on_output: Callable[[str, str], Any] | None = None,
+    ) -> ExecutionResult:
+        """Run ``code`` and return its result (see :meth:`Session.run`; ``on_output`` is
+        called on the session's own loop thread)."""
+        return self.session.blocking(
+            lambda: self.session.run(code, timeout=timeout, on_output=on_output)
+        )
 
     def reset(self) -> None:
         self.session.blocking(self.session.reset)

@@ -128,9 +128,9 @@ class RoundTrips:
         host = executor._host
         dispatch = host.dispatch
 
-        async def counting(namespace: Any, method: Any, args: Any, kwargs: Any) -> Any:
+        async def counting(namespace: Any, method: Any, *rest: Any) -> Any:
             self.calls.append(f"{namespace}.{method}")
-            return await dispatch(namespace, method, args, kwargs)
+            return await dispatch(namespace, method, *rest)
 
         host.dispatch = counting
 

@@ -71,6 +71,24 @@ def _jsonable(value: Any) -> Any:
         return None
 
 
+def _printer(streamed: dict[str, list[str]]) -> Any:
+    """An ``on_output`` that prints as the code prints, and remembers what it printed."""
+
+    def on_output(stream: str, text: str) -> None:
+        streamed[stream].append(text)
+        target = sys.stdout if stream == "stdout" else sys.stderr
+        target.write(text)
+        target.flush()
+
+    return on_output
+
+
+def _unstreamed(text: str, pieces: list[str]) -> str:
+    """``text`` without the part already printed while it streamed."""
+    printed = "".join(pieces)
+    return text.replace(printed, "", 1) if printed and printed in text else text
+
+
 async def _run(args: argparse.Namespace) -> int:
     if args.code is not None:
         code = args.code
@@ -85,7 +103,10 @@ async def _run(args: argparse.Namespace) -> int:
     from .repl import ctrl_c_interrupts
 
     async with _session(args.base, args.executor, args.timeout, args.redis, args.prefix) as session:
-        task = asyncio.ensure_future(session.run(code))
+        streamed: dict[str, list[str]] = {"stdout": [], "stderr": []}
+        task = asyncio.ensure_future(
+            session.run(code, on_output=None if args.json else _printer(streamed))
+        )
         with ctrl_c_interrupts(asyncio.get_running_loop(), session, task):
             try:
                 result = await task
@@ -99,12 +120,15 @@ async def _run(args: argparse.Namespace) -> int:
         payload["is_ok"] = result.is_ok
         print(json.dumps(payload, indent=2, default=str))
     else:
+        # What was printed as the code ran is not printed again: only the rest (the truncation
+        # marker, output that did not stream such as a worker's C-level writes, notices).
         if result.stdout:
-            sys.stdout.write(result.stdout)
+            rest = _unstreamed(result.stdout, streamed["stdout"])
+            sys.stdout.write(rest)
             if not result.stdout.endswith("\n"):
                 sys.stdout.write("\n")
         if result.stderr:
-            sys.stderr.write(result.stderr)
+            sys.stderr.write(_unstreamed(result.stderr, streamed["stderr"]))
         if result.error is not None and not (
             code_exit == 0 or result.error.startswith("SystemExit:")
         ):

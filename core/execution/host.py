@@ -8,9 +8,10 @@ on its own (``await executor.start(storage)``) calls the same function. Executor
 In-process code gets namespace objects over a :class:`~py_code_mode.worker.local.LocalTransport`
 (``in_code``). A worker process gets the same classes over its channel; its calls arrive here as
 ``rpc`` frames that :meth:`HostNamespaces.dispatch` treats as untrusted input: only methods
-declared in :data:`~py_code_mode.worker.surface.SURFACE` are callable, arguments are decoded from
-the wire form, blocking ones run off the event loop, and results become plain data by the same
-declaration.
+declared in :data:`~py_code_mode.worker.surface.SURFACE` are callable, a call larger than its
+method's ``max_bytes`` is refused before any work, arguments arrive decoded from the wire form
+(:func:`~py_code_mode.worker.wire.loads`), blocking ones run off the event loop, and results
+become plain data by the same declaration.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ..worker import namespaces as code_namespaces
 from ..worker.errors import builtin_bases_of
 from ..worker.local import LocalTransport, plain
 from ..worker.surface import allowed
-from ..worker.wire import decode_data, encode_data
+from ..worker.wire import encode_data
 
 log = logging.getLogger(__name__)
 
@@ -112,14 +113,24 @@ class HostNamespaces:
         if self.owns_registry and self.registry is not None:
             await self.registry.close()
 
-    async def dispatch(self, namespace: Any, method: Any, args: Any, kwargs: Any) -> dict[str, Any]:
-        """Serve one call from the worker; always returns an ``rpc_result`` body, never raises."""
+    async def dispatch(
+        self, namespace: Any, method: Any, args: Any, kwargs: Any, size: int | None = None
+    ) -> dict[str, Any]:
+        """Serve one call from the worker; always returns an ``rpc_result`` body, never raises.
+
+        ``args`` and ``kwargs`` come decoded from the frame; ``size`` is the frame's size in
+        bytes, checked against the method's ``max_bytes``."""
         try:
             spec = allowed(namespace, method)
             if spec is None or spec.oneway or namespace not in self.handlers:
                 raise AttributeError(f"{namespace!r} has no callable {method!r}")
-            args = decode_data(args) if args is not None else []
-            kwargs = decode_data(kwargs) if kwargs is not None else {}
+            if size is not None and spec.max_bytes is not None and size > spec.max_bytes:
+                raise ValueError(
+                    f"{namespace}.{method}: the call is {size:,} bytes, more than its limit of "
+                    f"{spec.max_bytes:,} bytes (refused before the host worked on it)"
+                )
+            args = [] if args is None else args
+            kwargs = {} if kwargs is None else kwargs
             if not isinstance(args, list) or not isinstance(kwargs, dict):
                 raise TypeError("malformed call arguments")
             if not all(isinstance(k, str) for k in kwargs):
@@ -135,14 +146,17 @@ class HostNamespaces:
         except Exception as exc:  # reported to the worker's code, never fatal to the host
             return {"ok": False, "error": _error_wire(exc)}
 
-    async def note(self, namespace: Any, method: Any, args: Any) -> None:
+    async def note(self, namespace: Any, method: Any, args: Any, size: int | None = None) -> None:
         """Serve a one-way message from the worker (no reply; failures are logged)."""
         spec = allowed(namespace, method)
         if spec is None or not spec.oneway or namespace not in self.handlers:
             log.warning("ignored a note for %r.%r from the worker", namespace, method)
             return
+        if size is not None and spec.max_bytes is not None and size > spec.max_bytes:
+            log.warning("ignored a note of %d bytes for %s.%s", size, namespace, method)
+            return
         try:
-            decoded = decode_data(args) if args is not None else []
+            decoded = [] if args is None else args
             if not isinstance(decoded, list):
                 raise TypeError("malformed note arguments")
             bound = getattr(self.handlers[namespace], method)

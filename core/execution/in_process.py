@@ -11,13 +11,17 @@ once never see each other's output.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import ctypes
+import itertools
+import linecache
 import logging
 import queue
 import sys
 import threading
 import time
-from contextvars import ContextVar
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,19 +31,23 @@ from ..types import ExecutionResult
 from ..worker.cells import (
     DEFAULT_OUTPUT_LIMIT,
     OutputCapture,
+    coalesced,
     compile_cell,
     describe_exception,
     execute_cell,
     safe_repr,
 )
-from .protocol import Capability, ExecutorBase, validate_timeout
+from .protocol import Capability, ExecutorBase, hand_on, validate_timeout
 
 if TYPE_CHECKING:
     from .host import HostNamespaces, NamespaceOptions
 
 log = logging.getLogger(__name__)
-_CAPTURE: ContextVar[tuple[Any, Any] | None] = ContextVar("py_code_mode_capture", default=None)
+_CAPTURE: contextvars.ContextVar[tuple[Any, Any] | None] = contextvars.ContextVar(
+    "py_code_mode_capture", default=None
+)
 _GRACE_SECONDS = 1.0
+_EXECUTOR_NUMBERS = itertools.count(1)  # tells the cells of executors in one process apart
 
 
 class _StreamRouter:
@@ -90,6 +98,41 @@ def terminal_input(prompt: object = "") -> str:
     if not line:
         raise EOFError("EOF when reading a line")
     return line.rstrip("\n")
+
+
+class _Relay:
+    """Hands what a cell prints (on its thread) to ``on_output`` on the event loop, coalesced:
+    one call per stream per turn of the loop, however many writes came in between."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, on_output: Callable[[str, str], Any]
+    ) -> None:
+        self.loop = loop
+        self.on_output = on_output
+        # The listener runs in the caller's context, not the cell's: what it prints goes to the
+        # real streams, not into the cell's capture.
+        self.context = contextvars.copy_context()
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, str]] = []
+        self._scheduled = False
+
+    def writer(self, stream: str) -> Callable[[str], None]:
+        return lambda text: self._push(stream, text)
+
+    def _push(self, stream: str, text: str) -> None:
+        with self._lock:
+            self._pending.append((stream, text))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        with contextlib.suppress(RuntimeError):  # the caller's loop closed: nobody listens
+            self.loop.call_soon_threadsafe(self._flush, context=self.context)
+
+    def _flush(self) -> None:
+        with self._lock:
+            pending, self._pending, self._scheduled = self._pending, [], False
+        for stream, text in coalesced(pending):
+            hand_on(self.on_output, stream, text)
 
 
 class CellTimeout(BaseException):
@@ -229,6 +272,9 @@ class InProcessExecutor(ExecutorBase):
         self._lock = asyncio.Lock()  # one run at a time; binds to a loop on first use
         self._start_lock = asyncio.Lock()
         self._cells = 0
+        # linecache is process-wide: each executor's cells get file names of their own, so a
+        # traceback quotes this session's cell, never another session's cell of that number.
+        self._number = next(_EXECUTOR_NUMBERS)
         self._stdout = OutputCapture(self.config.output_limit)
         self._stderr = OutputCapture(self.config.output_limit)
         self._started = False
@@ -273,6 +319,9 @@ class InProcessExecutor(ExecutorBase):
             deps_installer=c.deps_installer,
         )
 
+    def _cell_name(self, number: int) -> str:
+        return f"<cell-{number}@{self._number}>"
+
     def _reset_globals(self) -> None:
         self._globals.clear()
         self._globals.update(
@@ -295,6 +344,8 @@ class InProcessExecutor(ExecutorBase):
         if self._thread is not None:
             self._thread.stop()
             self._thread = None
+        for number in range(1, self._cells + 1):  # the sources of this session's cells
+            linecache.cache.pop(self._cell_name(number), None)
         self._started = False
         self._closed = True
 
@@ -314,10 +365,15 @@ class InProcessExecutor(ExecutorBase):
 
     # --- running -----------------------------------------------------------------------------
 
-    def _run_cell(self, code: str, loop: asyncio.AbstractEventLoop) -> ExecutionResult:
-        """Runs in the cell thread."""
+    def _run_cell(
+        self, code: str, loop: asyncio.AbstractEventLoop, relay: _Relay | None = None
+    ) -> ExecutionResult:
+        """Runs in the cell thread (``loop`` drives top-level await in the cell)."""
         self._cells += 1
         out, err = self._stdout, self._stderr
+        if relay is not None:
+            out.listen(relay.writer("stdout"))
+            err.listen(relay.writer("stderr"))
         # The user may have deleted or replaced a namespace; put it back for this cell.
         for name, obj in self._injected.items():
             if self._globals.get(name) is not obj:
@@ -327,7 +383,7 @@ class InProcessExecutor(ExecutorBase):
         value: Any = None
         error = tb = None
         try:
-            cell = compile_cell(code, f"<cell-{self._cells}>")
+            cell = compile_cell(code, self._cell_name(self._cells))
             value = execute_cell(cell, self._globals, loop.run_until_complete)
         except CellTimeout:
             error = "TimeoutError: interrupted"  # the caller replaces this with the timeout
@@ -336,29 +392,43 @@ class InProcessExecutor(ExecutorBase):
             value = None
         finally:
             _CAPTURE.reset(token)
+        stdout, stderr = out.take(), err.take()  # the last of it still reaches the relay
+        if relay is not None:
+            out.listen(None)
+            err.listen(None)
         return ExecutionResult(
             value=value,
             repr=safe_repr(value) if value is not None else None,
-            stdout=out.take(),
-            stderr=err.take(),
+            stdout=stdout,
+            stderr=stderr,
             error=error,
             traceback=tb,
             duration_ms=(time.perf_counter() - start) * 1000.0,
         )
 
-    async def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
+    async def run(
+        self,
+        code: str,
+        timeout: float | None = None,
+        *,
+        on_output: Callable[[str, str], Any] | None = None,
+    ) -> ExecutionResult:
+        """Run ``code`` on the cell thread. ``on_output(stream, text)`` (``"stdout"`` or
+        ``"stderr"``) is called on this event loop as the code prints, line by line, coalesced;
+        the result's ``stdout``/``stderr`` still hold all of it (capped)."""
         refused = await self._prepare_run(code, timeout)
         if refused is not None:
             return refused
         if timeout is None:
             timeout = self.config.default_timeout
+        relay = _Relay(asyncio.get_running_loop(), on_output) if on_output is not None else None
         await self._lock.acquire()
         handed_over = False
         try:
             _install_routers()
             assert self._thread is not None
             thread = self._thread
-            job = thread.submit(lambda loop: self._run_cell(code, loop))
+            job = thread.submit(lambda loop: self._run_cell(code, loop, relay))
             try:
                 return await self._await_job(thread, job, timeout)
             except asyncio.CancelledError:

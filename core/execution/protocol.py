@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -35,7 +36,9 @@ class Executor(Protocol):
 
     async def start(self, storage: StorageBackend | None = None) -> None: ...
 
-    async def run(self, code: str, timeout: float | None = None) -> ExecutionResult: ...
+    async def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
+        """Run code. The built-in executors also take ``on_output=`` (see Session.run)."""
+        ...
 
     async def reset(self) -> None: ...
 
@@ -60,6 +63,20 @@ def validate_timeout(timeout: float | None, what: str = "timeout") -> float | No
     if not math.isfinite(timeout) or timeout <= 0:
         raise ConfigurationError(f"{what} must be a finite number of seconds > 0, not {timeout!r}")
     return float(timeout)
+
+
+#: ``on_output(stream, text)``: what a run prints, as it prints (``stream``: "stdout", "stderr").
+OutputListener = Callable[[str, str], Any]
+
+
+def hand_on(on_output: OutputListener, stream: str, text: str) -> None:
+    """Call an output listener; one that fails is logged, never fails the run."""
+    try:
+        on_output(stream, text)
+    except Exception:
+        import logging
+
+        logging.getLogger("py_code_mode.execution").warning("on_output failed", exc_info=True)
 
 
 class ExecutorBase:

@@ -83,28 +83,6 @@ class SandboxConfig(SubprocessConfig):
     seccomp: bool = True  # refuse ptrace, mount, namespaces, kernel modules, bpf, ... (x86_64)
 
 
-def _descendants(pid: int) -> list[int]:
-    """Host pids below ``pid``, parents first (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                stat = fh.read()
-            ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    out, queue = [], [pid]
-    while queue:
-        current = queue.pop(0)
-        for child in children.get(current, []):
-            out.append(child)
-            queue.append(child)
-    return out
-
-
 _PATHS_PROBE = (
     "import json, sys, sysconfig\n"
     "print(json.dumps([[sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix],"
@@ -402,13 +380,7 @@ class SandboxExecutor(SubprocessExecutor):
                 if self._seccomp_fd is not None:
                     os.close(self._seccomp_fd)
                     self._seccomp_fd = None
-        # SIGINT must reach the Python worker itself, not bwrap: find its host pid.
-        for pid in reversed(_descendants(worker.pid)):
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                    if WORKER_PATH.name.encode() in fh.read():
-                        worker.signal_pid = pid
-                        break
-            except OSError:
-                continue
+        # SIGINT must reach the Python worker itself, not bwrap: its host pid is the one the
+        # kernel stamped on its ready frame (the channel's pinned writer).
+        worker.signal_pid = worker.peer_pid
         return worker

@@ -18,6 +18,8 @@ import os
 import re
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -31,15 +33,30 @@ from ..compat import warn_unused
 from ..errors import WorkerError
 from ..types import ExecutionResult
 from ..worker.cells import DEFAULT_OUTPUT_LIMIT
-from ..worker.wire import DEFAULT_MAX_FRAME, HEADER, decode_data
+from ..worker.wire import DEFAULT_MAX_FRAME, DEFAULT_MAX_VALUES, HEADER, FrameTooLarge, loads
 from .host import HostNamespaces, NamespaceOptions
-from .protocol import Capability, ExecutorBase, get_backend, validate_timeout
+from .protocol import (
+    Capability,
+    ExecutorBase,
+    OutputListener,
+    get_backend,
+    hand_on,
+    validate_timeout,
+)
 
 #: The worker is launched by this path (``python -P``): a stdlib-only package, see worker/.
 WORKER_PATH = Path(__file__).resolve().parent.parent / "worker" / "__main__.py"
 _EOF: dict[str, Any] = {"op": "__eof__"}
-_MAX_QUEUED_FRAMES = 1000
 _STRAY_LIMIT = 64 * 1024
+_READ_SIZE = 256 * 1024
+_EXIT_READS = 64  # reads after the worker exited: what its socket still holds (~200 KB)
+_FOREIGN_LIMIT = 1024 * 1024  # bytes from other processes before the worker is replaced
+_CLOSING_OPS = frozenset({"ready", "result", "reset_done", "pong"})
+#: Linux: the kernel-verified sender of every read (struct ucred: pid, uid, gid).
+_SCM_CREDENTIALS = getattr(socket, "SCM_CREDENTIALS", None)
+_PASSCRED = hasattr(socket, "SO_PASSCRED") and _SCM_CREDENTIALS is not None
+_CREDS = struct.Struct("3i")
+_CREDS_SPACE = socket.CMSG_SPACE(_CREDS.size) if _PASSCRED else 0
 _VERSION_RE = re.compile(r"^\d+\.\d+$")
 
 
@@ -94,6 +111,7 @@ class SubprocessConfig:
     max_file_size_mb: int | None = 1024
     output_limit: int = DEFAULT_OUTPUT_LIMIT
     max_frame_bytes: int = DEFAULT_MAX_FRAME
+    max_frame_values: int = DEFAULT_MAX_VALUES
     interrupt_grace: float = 1.0
     warm_spare: bool = True
     extra_sys_path: tuple[str, ...] = field(default_factory=tuple)
@@ -155,46 +173,67 @@ class SubprocessConfig:
 
 
 class _WorkerProtocol(asyncio.SubprocessProtocol):
-    """Routes the worker's pipes: fd 1 carries frames, fd 2 stray output."""
+    """Routes the worker's stray output (fd 2) and its exit; frames arrive on the socket."""
 
     def __init__(self, worker: WorkerProcess) -> None:
         self.worker = worker
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
-        if fd == 1:
-            self.worker._feed(data)
-        elif fd == 2:
+        if fd == 2:
             self.worker._feed_stray(data)
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
-        if fd == 1:
-            self.worker._deliver(_EOF)
-        elif fd == 2 and not self.worker._stray_closed.done():
+        if fd == 2 and not self.worker._stray_closed.done():
             self.worker._stray_closed.set_result(None)
 
     def process_exited(self) -> None:
         if not self.worker._exited.done():
             self.worker._exited.set_result(None)
+        self.worker._on_exit()
 
 
 class WorkerProcess:
     """One running worker: its process, the frames it sent, and its stray output.
 
-    Frames are parsed in the pipe callback and handed straight to the waiting coroutine (no
-    reader task, no queue hop): a run's round trip is one loop wake-up on each side.
+    **Who is heard.** The worker's stdout is a Unix socket whose host end has ``SO_PASSCRED``:
+    the kernel stamps every write with the writer's pid (in the host's PID namespace, also for
+    a sandboxed worker), and never joins writes of two processes in one read. The pid that sent
+    the ``ready`` frame, before any code ran, is the worker's (``peer_pid``); bytes from any
+    other process (a child the code forked, which inherited the socket) are dropped, so nothing
+    but the worker can put a frame on the channel. (A container's frames are relayed by the
+    docker client, whose pid is the one pinned; see docs/security.md.)
+
+    **What it may cost.** Frames are size-checked (``max_frame``) and their values counted
+    (``max_values``) before they are parsed, then parsed and decoded in one pass. Frames are
+    handed straight to the waiting coroutine (no reader task, no queue hop); when two wait
+    unread, reading stops until they are taken, so a worker that writes faster than the host
+    serves it waits in its own write. A frame while no exchange is open (``expecting``: a run,
+    a reset, the start) is unsolicited: the worker is stopped at once.
     """
 
-    def __init__(self, max_frame: int) -> None:
+    def __init__(self, max_frame: int, max_values: int = DEFAULT_MAX_VALUES) -> None:
         loop = asyncio.get_running_loop()
+        self.loop = loop
         self.max_frame = max_frame
+        self.max_values = max_values
         self.transport: asyncio.SubprocessTransport | None = None
         self.signal_pid: int | None = None
         self.wrapped = False  # launched through a wrapper (bwrap, docker) that reports 128 + signal
         self.protocol_error: str | None = None
+        self.peer_pid: int | None = None
+        self.expecting = True  # the ready frame
+        self.frame_size = 0  # of the frame next_frame returned last
+        self.foreign_bytes = 0
+        self.foreign_pids: set[int | None] = set()
+        self._sock: socket.socket | None = None
+        self._chunk = bytearray(_READ_SIZE)  # reused by every read: no allocation per frame
+        self._view = memoryview(self._chunk)
+        self._reading = False
         self._buffer = bytearray()
-        self._frames: deque[dict[str, Any]] = deque()
+        self._frames: deque[tuple[dict[str, Any], int]] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._eof = False
+        self._gone = False
         self._stray = bytearray()
         self._stray_dropped = 0
         self._stray_closed: asyncio.Future[None] = loop.create_future()
@@ -209,15 +248,21 @@ class WorkerProcess:
         max_frame: int,
         timeout: float,
         pass_fds: tuple[int, ...] = (),
+        max_values: int = DEFAULT_MAX_VALUES,
     ) -> WorkerProcess:
         loop = asyncio.get_running_loop()
-        worker = cls(max_frame)
+        worker = cls(max_frame, max_values)
+        host_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        if _PASSCRED:
+            host_end.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        host_end.setblocking(False)
+        worker._attach(host_end)
         try:
             transport, _ = await loop.subprocess_exec(
                 lambda: _WorkerProtocol(worker),
                 *argv,
                 stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
+                stdout=worker_end.fileno(),  # frames: the socket (see the class docstring)
                 stderr=subprocess.PIPE,
                 env=env,
                 cwd=cwd,
@@ -225,7 +270,10 @@ class WorkerProcess:
                 pass_fds=pass_fds,
             )
         except OSError as exc:
+            worker._detach()
             raise WorkerError(f"Could not start the worker ({argv[0]}): {exc}") from exc
+        finally:
+            worker_end.close()
         worker.transport = transport
         try:
             ready = await worker.next_frame(timeout)
@@ -233,7 +281,7 @@ class WorkerProcess:
             ready = None
         if ready is None or ready.get("op") != "ready":
             await worker.kill()
-            detail = worker.take_stray().strip() or "no output"
+            detail = worker.take_stray().strip() or worker.protocol_error or "no output"
             raise WorkerError(f"The worker did not start within {timeout}s: {detail[-2000:]}")
         return worker
 
@@ -251,45 +299,140 @@ class WorkerProcess:
             and not self._eof
         )
 
-    # --- pipe callbacks ----------------------------------------------------------------------
+    # --- the channel socket ------------------------------------------------------------------
 
-    def _feed(self, data: bytes) -> None:
+    def _attach(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._resume()
+
+    def _detach(self) -> None:
+        self._pause()
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def _pause(self) -> None:
+        if self._reading and self._sock is not None:
+            self.loop.remove_reader(self._sock.fileno())
+        self._reading = False
+
+    def _resume(self) -> None:
+        if not self._reading and self._sock is not None and not self._eof:
+            self.loop.add_reader(self._sock.fileno(), self._readable)
+            self._reading = True
+
+    def _receive(self) -> tuple[bytes | memoryview, int | None] | None:
+        """One read: (data, sender pid); None when nothing is there. b"" at end of file."""
+        assert self._sock is not None
+        try:
+            size, ancillary, _flags, _address = self._sock.recvmsg_into([self._chunk], _CREDS_SPACE)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError:
+            return b"", None
+        data = self._view[:size]
+        pid = None
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == _SCM_CREDENTIALS and len(payload) >= 12:
+                pid = _CREDS.unpack_from(payload)[0]
+        return data, pid
+
+    def _readable(self) -> None:
+        received = self._receive()
+        if received is not None:
+            self._take(*received)
+
+    def _take(self, data: bytes | memoryview, pid: int | None) -> None:
+        if not data:
+            self._detach()
+            self._deliver(_EOF)
+            return
+        if _PASSCRED:
+            if self.peer_pid is None and pid is not None:
+                self.peer_pid = pid  # the first writer: the worker, before any code ran
+            if pid != self.peer_pid:
+                self.foreign_bytes += len(data)
+                self.foreign_pids.add(pid)
+                if self.foreign_bytes > _FOREIGN_LIMIT:
+                    self._fail(
+                        f"other processes (pids {sorted(p or 0 for p in self.foreign_pids)}) "
+                        f"wrote {self.foreign_bytes:,} bytes to its channel"
+                    )
+                return
+        self._buffer += data
+        self._parse()
+
+    def _parse(self) -> None:
         buf = self._buffer
-        buf += data
-        while len(buf) >= HEADER.size and self.protocol_error is None:
+        while self._reading and len(buf) >= HEADER.size and self.protocol_error is None:
+            if not self.expecting:
+                self._fail("it wrote to the channel between runs (a thread the code left running?)")
+                return
             (size,) = HEADER.unpack_from(buf)
             if size > self.max_frame:
-                self._fail(f"the worker sent a frame of {size} bytes (limit {self.max_frame})")
+                self._fail(f"it sent a frame of {size:,} bytes (limit {self.max_frame:,})")
                 return
             end = HEADER.size + size
             if len(buf) < end:
                 return
-            body = bytes(buf[HEADER.size : end])
-            del buf[:end]
+            if len(buf) == end:  # the common case: take the buffer itself, no copy
+                body, buf = buf, bytearray()
+                self._buffer = buf
+                del body[: HEADER.size]
+            else:
+                body = buf[HEADER.size : end]
+                del buf[:end]
             try:
-                message = json.loads(body)
+                message = loads(body, self.max_values)
+            except FrameTooLarge as exc:
+                self._fail(f"it sent a frame of {exc}")
+                return
             except (ValueError, RecursionError) as exc:
-                self._fail(f"the worker sent a malformed frame ({exc})")
+                self._fail(f"it sent a malformed frame ({exc})")
                 return
+            del body
             if not isinstance(message, dict):
-                self._fail("the worker sent a frame that is not an object")
+                self._fail("it sent a frame that is not an object")
                 return
-            if len(self._frames) >= _MAX_QUEUED_FRAMES:
-                self._fail("the worker flooded the channel with frames")
-                return
-            self._deliver(message)
+            if message.get("op") in _CLOSING_OPS:
+                self.expecting = False  # this exchange is over: nothing more may come
+            self._frames.append((message, size))
+            self._wake()
+            if len(self._frames) >= 2:
+                self._pause()  # taken up again by next_frame
 
     def _fail(self, reason: str) -> None:
+        """The worker broke the protocol: stop it now and end its channel."""
         self.protocol_error = reason
         self._buffer.clear()
+        self._detach()
+        self._killpg()
         self._deliver(_EOF)
 
+    def _on_exit(self) -> None:
+        """The process ended: what it wrote before is read, then the channel ends (a child
+        that inherited the socket keeps it open, but is not heard)."""
+        self._gone = True
+        if self._sock is not None and self._reading:
+            for _ in range(_EXIT_READS):
+                received = self._receive()
+                if received is None or not self._reading:
+                    break
+                self._take(*received)
+                if not received[0]:
+                    break
+        if self._reading or self._sock is None:
+            self._detach()
+            self._deliver(_EOF)
+
     def _deliver(self, message: dict[str, Any]) -> None:
-        if message is _EOF:
-            if self._eof:
-                return
-            self._eof = True
-        self._frames.append(message)
+        if self._eof:
+            return
+        self._eof = True
+        self._frames.append((message, 0))
+        self._wake()
+
+    def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
@@ -310,23 +453,51 @@ class WorkerProcess:
         self._stray_dropped = 0
         return text
 
+    def take_notices(self) -> str:
+        """What the host ignored on this worker's channel since the last call (for stderr)."""
+        if not self.foreign_bytes:
+            return ""
+        pids = ", ".join(str(p) for p in sorted(p or 0 for p in self.foreign_pids))
+        text = (
+            f"[py-code-mode] ignored {self.foreign_bytes:,} bytes that another process "
+            f"(pid {pids}) wrote to the worker's channel: only the worker itself is heard\n"
+        )
+        self.foreign_bytes = 0
+        self.foreign_pids.clear()
+        return text
+
     async def next_frame(self, timeout: float | None) -> dict[str, Any]:
         """The next frame; ``_EOF`` once the worker is gone. Raises TimeoutError."""
         if not self._frames:
-            self._waiter = asyncio.get_running_loop().create_future()
+            self._waiter = self.loop.create_future()
             try:
                 async with asyncio.timeout(timeout):
                     await self._waiter
             finally:
                 self._waiter = None
-        message = self._frames[0] if self._frames[0] is _EOF else self._frames.popleft()
+        message, self.frame_size = self._frames[0]
+        if message is not _EOF:
+            self._frames.popleft()
+            if not self._reading and len(self._frames) < 2 and self._sock is not None:
+                self._resume()
+                self._parse()
+                if self._gone and self._reading:
+                    self._on_exit()
         return message
 
     def drain_stale(self) -> bool:
         """Drop frames left over from an earlier run; False if the worker is gone."""
-        while self._frames and self._frames[0] is not _EOF:
+        while self._frames and self._frames[0][0] is not _EOF:
             self._frames.popleft()
+        if not self._reading and self._sock is not None:
+            self._resume()
+            self._parse()
         return self.alive
+
+    async def request(self, message: dict[str, Any]) -> None:
+        """Open an exchange (a run, a reset): the worker may answer until its closing frame."""
+        self.expecting = True
+        await self.send(message)
 
     async def send(self, message: dict[str, Any]) -> None:
         data = json.dumps(message, separators=(",", ":")).encode("utf-8")
@@ -344,11 +515,11 @@ class WorkerProcess:
             with contextlib.suppress(ProcessLookupError):
                 self.transport.send_signal(signal.SIGINT)
 
-    async def kill(self) -> None:
-        if self.transport is None:
-            return
+    def _killpg(self) -> None:
         # SIGKILL the whole group (the worker leads it). Not transport.kill(): its poll() would
         # reap the child behind asyncio's watcher ("Unknown child process" warnings).
+        if self.transport is None:
+            return
         try:
             os.killpg(self.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -356,7 +527,14 @@ class WorkerProcess:
         except PermissionError:
             with contextlib.suppress(ProcessLookupError):
                 self.transport.send_signal(signal.SIGKILL)
+
+    async def kill(self) -> None:
+        if self.transport is None:
+            self._detach()
+            return
+        self._killpg()
         await self._settle()
+        self._detach()
         self.transport.close()
 
     async def _settle(self) -> None:
@@ -421,6 +599,7 @@ class SubprocessExecutor(ExecutorBase):
         self._next_id = 0
         self._started = False
         self._closed = False
+        self._notices: list[str] = []  # for the next result's stderr
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -458,6 +637,7 @@ class SubprocessExecutor(ExecutorBase):
             "limits": self.config.limits(),
             "output_limit": self.config.output_limit,
             "max_frame": self.config.max_frame_bytes,
+            "max_values": self.config.max_frame_values,
             "sys_path": [*self.config.extra_sys_path, *self._overlay()],
         }
         return [
@@ -514,6 +694,7 @@ class SubprocessExecutor(ExecutorBase):
             self.config.max_frame_bytes,
             self.config.startup_timeout,
             self._pass_fds(),
+            self.config.max_frame_values,
         )
 
     def _pass_fds(self) -> tuple[int, ...]:
@@ -525,12 +706,19 @@ class SubprocessExecutor(ExecutorBase):
             self._spare = asyncio.create_task(self._spawn())
 
     async def _take_worker(self) -> WorkerProcess:
-        """The current worker, or a fresh one (the warm spare when there is one)."""
+        """The current worker, or a fresh one (the warm spare when there is one). A worker
+        that stopped between runs is replaced, and the next result says so."""
         if self._worker is not None and self._worker.alive:
             return self._worker
         if self._worker is not None:
-            await self._worker.kill()
+            stopped = self._worker
+            reason = stopped.protocol_error or await stopped.exit_description()
+            await stopped.kill()
             self._worker = None
+            self._notices.append(
+                f"[py-code-mode] the worker stopped between runs ({reason}); this run started "
+                "in a fresh worker and variables were lost\n"
+            )
         worker = None
         if self._spare is not None:
             spare, self._spare = self._spare, None
@@ -557,7 +745,7 @@ class SubprocessExecutor(ExecutorBase):
             if worker.drain_stale():
                 self._next_id += 1
                 try:
-                    await worker.send({"op": "reset", "id": self._next_id})
+                    await worker.request({"op": "reset", "id": self._next_id})
                     frame = await worker.next_frame(5.0)
                     if frame.get("op") == "reset_done":
                         return
@@ -607,7 +795,17 @@ class SubprocessExecutor(ExecutorBase):
 
     # --- running -----------------------------------------------------------------------------
 
-    async def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
+    async def run(
+        self,
+        code: str,
+        timeout: float | None = None,
+        *,
+        on_output: OutputListener | None = None,
+    ) -> ExecutionResult:
+        """Run ``code`` in the worker. ``on_output(stream, text)`` (``"stdout"`` or
+        ``"stderr"``) is called on this event loop as the code prints, line by line, coalesced
+        by the worker into a few frames a second; the result's ``stdout``/``stderr`` still hold
+        all of it (capped)."""
         refused = await self._prepare_run(code, timeout)
         if refused is not None:
             return refused
@@ -623,12 +821,15 @@ class SubprocessExecutor(ExecutorBase):
                     worker = await self._take_worker()
                 self._next_id += 1
                 run_id = self._next_id
-                await worker.send({"op": "run", "id": run_id, "code": code})
+                message: dict[str, Any] = {"op": "run", "id": run_id, "code": code}
+                if on_output is not None:
+                    message["stream"] = True
+                await worker.request(message)
             except WorkerError as exc:
                 await self._discard_worker()
                 return ExecutionResult(error=f"WorkerError: {exc}")
             try:
-                return await self._await_result(worker, run_id, timeout)
+                return await self._await_result(worker, run_id, timeout, on_output)
             except asyncio.CancelledError:
                 # The caller gave up: stop the code as a timeout does. The run lock passes to
                 # the clean-up, so the next run starts once the worker is quiet (or replaced).
@@ -676,10 +877,15 @@ class SubprocessExecutor(ExecutorBase):
             self._lock.release()
 
     async def _await_result(
-        self, worker: WorkerProcess, run_id: int, timeout: float | None
+        self,
+        worker: WorkerProcess,
+        run_id: int,
+        timeout: float | None,
+        on_output: OutputListener | None = None,
     ) -> ExecutionResult:
         loop = asyncio.get_running_loop()
         started = loop.time()
+        streamed = {"stdout": 0, "stderr": 0}  # what was handed on: no more than the cap
         deadline = started + timeout if timeout is not None else None
         interrupted = False
         while True:
@@ -699,19 +905,43 @@ class SubprocessExecutor(ExecutorBase):
                 return await self._worker_died(worker, started)
             op = frame.get("op")
             if op == "rpc":
-                reply = await self._serve_rpc(frame, remaining, interrupted)
+                reply = await self._serve_rpc(frame, remaining, interrupted, worker.frame_size)
                 try:
                     await worker.send({"op": "rpc_result", "id": frame.get("id"), **reply})
                 except WorkerError:
                     continue  # the EOF frame follows
+            elif op == "output":
+                stream, text = frame.get("stream"), frame.get("text")
+                if on_output is not None and stream in streamed and isinstance(text, str):
+                    text = text[: max(0, self.config.output_limit - streamed[stream])]
+                    if text:
+                        streamed[stream] += len(text)
+                        hand_on(on_output, stream, text)
             elif op == "note":
                 assert self._host is not None
-                await self._host.note(frame.get("ns"), frame.get("method"), frame.get("args"))
+                await self._host.note(
+                    frame.get("ns"), frame.get("method"), frame.get("args"), worker.frame_size
+                )
             elif op == "result" and frame.get("id") == run_id:
-                return self._result(frame, worker, timeout if interrupted else None)
+                result = self._result(frame, worker, timeout if interrupted else None)
+                degraded = frame.get("degraded")
+                if degraded is not None:
+                    result = await self._replace_degraded(result, str(degraded)[:500])
+                return result
+
+    async def _replace_degraded(self, result: ExecutionResult, why: str) -> ExecutionResult:
+        """The worker said it cannot serve another cell: replace it now, and say so."""
+        await self._discard_worker()
+        note = (
+            f"the worker could not go on after this run ({why}); a fresh worker was started "
+            "and variables were lost"
+        )
+        if result.error is not None:
+            return result.model_copy(update={"error": f"{result.error}; {note}"})
+        return result.model_copy(update={"stderr": f"{result.stderr}[py-code-mode] {note}\n"})
 
     async def _serve_rpc(
-        self, frame: dict[str, Any], remaining: float | None, interrupted: bool
+        self, frame: dict[str, Any], remaining: float | None, interrupted: bool, size: int
     ) -> dict[str, Any]:
         assert self._host is not None
         if interrupted:
@@ -722,7 +952,11 @@ class SubprocessExecutor(ExecutorBase):
         try:
             return await asyncio.wait_for(
                 self._host.dispatch(
-                    frame.get("ns"), frame.get("method"), frame.get("args"), frame.get("kwargs")
+                    frame.get("ns"),
+                    frame.get("method"),
+                    frame.get("args"),
+                    frame.get("kwargs"),
+                    size,
                 ),
                 limit,
             )
@@ -739,16 +973,21 @@ class SubprocessExecutor(ExecutorBase):
         self, frame: dict[str, Any], worker: WorkerProcess, timed_out_after: float | None
     ) -> ExecutionResult:
         limit = self.config.output_limit
-        value = None
-        if frame.get("has_value"):
-            with contextlib.suppress(ValueError, TypeError, RecursionError):
-                value = decode_data(frame.get("value"))
+        value = frame.get("value") if frame.get("has_value") else None  # decoded with the frame
         error = frame.get("error") if isinstance(frame.get("error"), str) else None
         traceback_text = _text(frame.get("traceback"), limit) or None
         if timed_out_after is not None and error is not None:
             error = f"TimeoutError: Execution timed out after {timed_out_after} seconds"
             traceback_text = None
-        stderr = _text(frame.get("stderr"), limit) + worker.take_stray()
+        stderr = (
+            self._take_notices(worker) + _text(frame.get("stderr"), limit) + worker.take_stray()
+        )
+        dropped = frame.get("value_dropped")
+        if isinstance(dropped, str):
+            stderr += (
+                f"[py-code-mode] the value did not come back as data: {dropped[:200]}; "
+                "its repr is returned instead\n"
+            )
         duration = frame.get("duration_ms")
         return ExecutionResult(
             value=value,
@@ -774,15 +1013,21 @@ class SubprocessExecutor(ExecutorBase):
             duration_ms=(asyncio.get_running_loop().time() - started) * 1000.0,
         )
 
+    def _take_notices(self, worker: WorkerProcess | None) -> str:
+        """What happened outside this run that its caller should know (for its stderr)."""
+        notices, self._notices = "".join(self._notices), []
+        return notices + (worker.take_notices() if worker is not None else "")
+
     async def _worker_died(self, worker: WorkerProcess, started: float) -> ExecutionResult:
-        reason = worker.protocol_error or await worker.exit_description()
+        if worker.protocol_error is not None:
+            what = f"the worker was stopped while running this code: {worker.protocol_error}"
+        else:
+            reason = await worker.exit_description()
+            what = f"the worker process died while running this code ({reason})"
         await self._discard_worker()
         loop = asyncio.get_running_loop()
         return ExecutionResult(
-            error=(
-                f"WorkerCrashedError: the worker process died while running this code ({reason}); "
-                "a fresh worker was started and variables were lost"
-            ),
-            stderr=worker.take_stray(),
+            error=f"WorkerCrashedError: {what}; a fresh worker was started and variables were lost",
+            stderr=self._take_notices(worker) + worker.take_stray(),
             duration_ms=(loop.time() - started) * 1000.0,
         )

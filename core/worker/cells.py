@@ -25,13 +25,15 @@ _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.
 
 
 class _CappedSink(io.RawIOBase):
-    """The byte sink under :class:`OutputCapture`: keeps ``limit`` bytes, counts the rest."""
+    """The byte sink under :class:`OutputCapture`: keeps ``limit`` bytes, counts the rest, and
+    hands what it keeps to ``listener`` (when one listens) as it arrives."""
 
     def __init__(self, limit: int) -> None:
         self.limit = max(0, int(limit))
         self.parts: list[bytes] = []
         self.size = 0
         self.dropped = 0
+        self.listener: Callable[[bytes], None] | None = None
 
     def writable(self) -> bool:
         return True
@@ -40,13 +42,16 @@ class _CappedSink(io.RawIOBase):
         n = len(b)
         room = self.limit - self.size
         if room >= n:
-            self.parts.append(bytes(b))
+            kept = bytes(b)
             self.size += n
         else:
-            if room > 0:
-                self.parts.append(bytes(b[:room]))
-                self.size += room
-            self.dropped += n - max(room, 0)
+            kept = bytes(b[:room]) if room > 0 else b""
+            self.size += len(kept)
+            self.dropped += n - len(kept)
+        if kept:
+            self.parts.append(kept)
+            if self.listener is not None:
+                self.listener(kept)
         return n
 
 
@@ -63,10 +68,39 @@ class OutputCapture:
         self._open()
 
     def _open(self) -> None:
+        listener = getattr(getattr(self, "sink", None), "listener", None)
         self.sink = _CappedSink(self.limit)
+        self.sink.listener = listener
         self.stream = io.TextIOWrapper(
-            io.BufferedWriter(self.sink, 8192), encoding="utf-8", errors="backslashreplace"
+            io.BufferedWriter(self.sink, 8192),
+            encoding="utf-8",
+            errors="backslashreplace",
+            line_buffering=listener is not None,
         )
+
+    def listen(self, listener: Callable[[str], None] | None) -> None:
+        """Hand ``listener`` the text written from now on, line by line as it is written (the
+        stream is line-buffered while someone listens); ``None`` stops. Only what the cap
+        keeps is handed on."""
+        with contextlib.suppress(ValueError):  # closed by the code
+            self.stream.flush()
+        if listener is None:
+            self.sink.listener = None
+            with contextlib.suppress(ValueError):
+                self.stream.reconfigure(line_buffering=False)
+            return
+        import codecs
+
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")  # a character cut in two
+
+        def hand_on(data: bytes) -> None:
+            text = decoder.decode(data)
+            if text:
+                listener(text)
+
+        self.sink.listener = hand_on
+        with contextlib.suppress(ValueError):
+            self.stream.reconfigure(line_buffering=True)
 
     def take(self) -> str:
         """Everything written since the last take, with a marker if some was dropped."""
@@ -81,6 +115,17 @@ class OutputCapture:
         else:
             sink.parts, sink.size, sink.dropped = [], 0, 0
         return text
+
+
+def coalesced(pieces: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Consecutive ``(stream, text)`` pieces of one stream joined into one."""
+    out: list[tuple[str, str]] = []
+    for stream, text in pieces:
+        if out and out[-1][0] == stream:
+            out[-1] = (stream, out[-1][1] + text)
+        else:
+            out.append((stream, text))
+    return out
 
 
 # --------------------------------------------------------------------------------------------

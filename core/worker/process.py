@@ -2,9 +2,12 @@
 
 Channel: the worker keeps private duplicates of its original stdin/stdout for frames (see
 :mod:`.wire`); fd 0 becomes /dev/null and fd 1 joins fd 2, which the host drains as "stray"
-output (C-level writes, crash messages). Namespace calls are sent to the host as ``rpc`` frames
-and answered with ``rpc_result`` frames (``note`` frames get no answer); the worker never opens
-a store itself.
+output (C-level writes, crash messages). The host gives the worker a Unix socket as its
+stdout: the kernel stamps everything written to it with the writer's pid, so the host takes
+frames from this process only, never from a process the code forked. Namespace calls are sent to
+the host as ``rpc`` frames and answered with ``rpc_result`` frames (``note`` frames get no
+answer); the worker never opens a store itself, and only speaks while a cell runs (a thread
+that outlives its cell gets an error instead).
 """
 
 from __future__ import annotations
@@ -23,12 +26,23 @@ from . import errors, namespaces
 from .cells import (
     DEFAULT_OUTPUT_LIMIT,
     OutputCapture,
+    coalesced,
     compile_cell,
     describe_exception,
     execute_cell,
     safe_repr,
 )
-from .wire import DEFAULT_MAX_FRAME, HEADER, Unencodable, decode_data, encode_data
+from .wire import (
+    _COUNT_ABOVE,
+    DEFAULT_MAX_FRAME,
+    DEFAULT_MAX_VALUES,
+    HEADER,
+    FrameTooLarge,
+    Unencodable,
+    count_values,
+    encode_data,
+    loads,
+)
 
 
 def apply_limits(limits: dict[str, Any]) -> list[str]:
@@ -77,15 +91,29 @@ def _on_sigint(signum: int, frame: Any) -> None:
 
 
 class Channel:
-    """Length-prefixed JSON frames over two file descriptors."""
+    """Length-prefixed JSON frames over two file descriptors.
 
-    def __init__(self, in_fd: int, out_fd: int, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+    Frames it sends stay within what the host accepts (``max_frame`` bytes, ``max_values``
+    values): a larger one raises :class:`~.wire.FrameTooLarge` here instead of costing the host
+    and this worker its channel. Calls are served only while a cell runs (``active``).
+    """
+
+    def __init__(
+        self,
+        in_fd: int,
+        out_fd: int,
+        max_frame: int = DEFAULT_MAX_FRAME,
+        max_values: int = DEFAULT_MAX_VALUES,
+    ) -> None:
         self.in_fd = in_fd
         self.out_fd = out_fd
         self.max_frame = max_frame
+        self.max_values = max_values
         self._next_id = 0
         self._call_lock = threading.Lock()  # threads started by user code share the channel
         self.owner = os.getpid()
+        self.active = False  # a cell runs: the host expects frames
+        self.streamer: OutputStreamer | None = None
 
     def _check_owner(self) -> None:
         # A process forked by user code (os.fork, a fork bomb) must never speak on the channel:
@@ -94,6 +122,7 @@ class Channel:
             os._exit(0)
 
     def send(self, message: dict[str, Any]) -> None:
+        """Send one frame; FrameTooLarge (nothing sent) when the host would refuse it."""
         self._check_owner()
         try:
             data = json.dumps(message, separators=(",", ":"), allow_nan=True).encode("utf-8")
@@ -101,6 +130,12 @@ class Channel:
             data = json.dumps(
                 {"op": message.get("op"), "id": message.get("id"), "error": str(exc)}
             ).encode("utf-8")
+        if len(data) > self.max_frame:
+            raise FrameTooLarge(f"{len(data):,} bytes (limit {self.max_frame:,})")
+        if len(data) > _COUNT_ABOVE:
+            count = count_values(data)
+            if count > self.max_values:
+                raise FrameTooLarge(f"{count:,} values (limit {self.max_values:,})")
         frame = HEADER.pack(len(data)) + data
         # A SIGINT in the middle of a write would leave half a frame on the pipe.
         old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
@@ -139,24 +174,46 @@ class Channel:
             self._read_exact(size, body)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
-        message = json.loads(b"".join(body))
+        message = loads(b"".join(body), None)  # from the host: trusted, decoded in one pass
         if not isinstance(message, dict):
             raise ChannelClosed
         return message
 
     def notify(self, namespace: str, method: str, args: tuple[Any, ...]) -> None:
-        """Tell the host something that needs no answer (a skill's usage statistics)."""
+        """Tell the host something that needs no answer (a skill's usage statistics); dropped
+        when no cell runs or when it is too large."""
         with self._call_lock:
-            self.send(
-                {"op": "note", "ns": namespace, "method": method, "args": encode_data(list(args))}
-            )
+            if self.active:
+                message = {"op": "note", "ns": namespace, "method": method,
+                           "args": encode_data(list(args))}  # fmt: skip
+                with contextlib.suppress(FrameTooLarge):
+                    self.send(message)
 
     def call(
         self, namespace: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         """Ask the host to run ``namespace.method(*args, **kwargs)`` and wait for the answer."""
         with self._call_lock:
-            return self._call(namespace, method, args, kwargs)
+            if not self.active:
+                # The host only listens while a cell runs: a thread that outlived its cell
+                # would be taken for an attack on the channel (and the worker replaced).
+                raise RuntimeError(
+                    f"{namespace}.{method}: the namespaces can only be used while a cell runs "
+                    "(this thread outlived the cell that started it)"
+                )
+            try:
+                return self._call(namespace, method, args, kwargs)
+            except FrameTooLarge as exc:
+                raise ValueError(f"{namespace}.{method}: the call has {exc}") from None
+
+    def finish(self, reply: dict[str, Any]) -> None:
+        """Send a cell's result; from then on no frame leaves until the next cell starts (a
+        call in flight on another thread ends first)."""
+        with self._call_lock:
+            if self.streamer is not None:
+                self.streamer.flush_locked()  # the last output goes before the result
+            self.active = False
+            self.send(reply)
 
     def _call(
         self, namespace: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -178,8 +235,53 @@ class Channel:
             if reply.get("op") != "rpc_result" or reply.get("id") != call_id:
                 continue  # a stale answer to a call that was interrupted
             if reply.get("ok"):
-                return decode_data(reply.get("value"))
+                return reply.get("value")
             raise errors.rebuild(reply.get("error") or {})
+
+
+class OutputStreamer:
+    """Sends what a cell prints to the host as it prints: ``output`` frames from a thread of
+    its own, at most one per stream every ``interval`` seconds (a print loop makes a few
+    frames, not one per line), and only while a cell runs."""
+
+    def __init__(self, channel: Channel, interval: float = 0.02) -> None:
+        self.channel = channel
+        self.interval = interval
+        self._cond = threading.Condition()
+        self._pending: list[tuple[str, str]] = []
+        self._thread: threading.Thread | None = None
+
+    def writer(self, stream: str) -> Any:
+        def write(text: str) -> None:
+            with self._cond:
+                self._pending.append((stream, text))
+                self._cond.notify()
+
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._serve, name="py-code-mode-output", daemon=True
+            )
+            self._thread.start()
+        return write
+
+    def _serve(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending:
+                    self._cond.wait()
+            time.sleep(self.interval)  # let what follows join the same frame
+            with self.channel._call_lock:
+                self.flush_locked()
+
+    def flush_locked(self) -> None:
+        """Send what is pending (the caller holds the channel's call lock)."""
+        with self._cond:
+            pending, self._pending = self._pending, []
+        if not self.channel.active:
+            return  # between cells nobody listens (it is in the next result's output)
+        for stream, text in coalesced(pending):
+            with contextlib.suppress(FrameTooLarge):
+                self.channel.send({"op": "output", "stream": stream, "text": text})
 
 
 _ERRORS: Any = None
@@ -221,6 +323,7 @@ class Worker:
         self.cell_count = 0
         self.globals: dict[str, Any] = {}
         self.proxies: dict[str, Any] = namespaces.build(ChannelTransport(channel), names)
+        self._threads = -1  # threads alive after the last health check
         self.reset()
 
     def run_coroutine(self, coro: Any) -> Any:
@@ -236,6 +339,28 @@ class Worker:
         self.globals.update({"__name__": "__main__", "__builtins__": __builtins__})
         self.globals.update(self.proxies)
 
+    def health(self) -> str | None:
+        """Why this worker could not serve another cell, or None.
+
+        Threads a cell leaves running keep their stacks: enough of them exhaust the address
+        space (or the process limit), and every later call that needs memory or a thread fails
+        while no code of the session can stop them. So whenever the number of threads changed
+        during a cell, one thread is started as a probe (about 50 µs; never on a cell that left
+        the threads as they were); if it cannot start, the worker is replaced. Data the code
+        holds in variables is not a reason: ``del`` frees it."""
+        import _thread
+
+        count = _thread._count()  # type: ignore[attr-defined]
+        if count != self._threads:
+            try:
+                probe = threading.Thread(target=int, name="py-code-mode-health")
+                probe.start()
+                probe.join()
+            except (RuntimeError, MemoryError) as exc:
+                return f"it cannot start a thread ({exc}): the code left {count} threads running"
+            self._threads = _thread._count()  # type: ignore[attr-defined]
+        return None
+
     def run(self, message: dict[str, Any]) -> dict[str, Any]:
         self.cell_count += 1
         code = message.get("code")
@@ -245,6 +370,12 @@ class Worker:
         for name, proxy in self.proxies.items():
             if self.globals.get(name) is not proxy:
                 self.globals[name] = proxy
+        streaming = bool(message.get("stream"))
+        if streaming:
+            if self.channel.streamer is None:
+                self.channel.streamer = OutputStreamer(self.channel)
+            out.listen(self.channel.streamer.writer("stdout"))
+            err.listen(self.channel.streamer.writer("stderr"))
         saved = sys.stdout, sys.stderr
         start = time.perf_counter()
         value: Any = None
@@ -268,19 +399,42 @@ class Worker:
         reply["duration_ms"] = (time.perf_counter() - start) * 1000.0
         reply["stdout"] = out.take()
         reply["stderr"] = err.take()
+        if streaming:
+            out.listen(None)
+            err.listen(None)
         if value is not None:
             reply["repr"] = safe_repr(value)
             try:
                 reply["value"] = encode_data(value)
                 reply["has_value"] = True
-                # A value too large for one frame travels as its (capped) repr only.
-                if len(json.dumps(reply["value"])) > self.channel.max_frame // 2:
-                    del reply["value"]
-                    reply["has_value"] = False
             except (Unencodable, RecursionError, ValueError):
-                reply.pop("value", None)
-                reply["has_value"] = False
+                pass
+        degraded = self.health()
+        if degraded is not None:
+            reply["degraded"] = degraded
         return reply
+
+    def finish(self, reply: dict[str, Any]) -> None:
+        """Send a cell's result. A value too large for the channel travels as its repr, with a
+        note that says why."""
+        try:
+            self.channel.finish(reply)
+            return
+        except FrameTooLarge:
+            if "value" not in reply:
+                raise
+        reply["value_dropped"] = self._too_large(reply.pop("value"))
+        reply["has_value"] = False
+        self.channel.finish(reply)
+
+    def _too_large(self, value: Any) -> str:
+        """Why a value cannot travel, in the terms of the channel's limits."""
+        channel = self.channel
+        text = json.dumps(value, separators=(",", ":")).encode("utf-8")
+        count = count_values(text)
+        if count > channel.max_values:
+            return f"it holds {count:,} values (a result may hold {channel.max_values:,})"
+        return f"it is {len(text):,} bytes as data (a result may carry {channel.max_frame:,})"
 
     def serve(self) -> None:
         while True:
@@ -290,8 +444,10 @@ class Worker:
                 continue
             op = message.get("op")
             if op == "run":
-                reply = self.run(message)
-            elif op == "reset":
+                self.channel.active = True
+                self.finish(self.run(message))
+                continue
+            if op == "reset":
                 self.reset()
                 reply = {"op": "reset_done", "id": message.get("id")}
             elif op == "ping":
@@ -318,17 +474,24 @@ def main(argv: list[str]) -> int:
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(2, 1)  # stray fd-level output joins stderr, which the host drains
+    os.close(devnull)
     sys.stdin = open(0, closefd=False)  # noqa: SIM115
     builtins.input = _no_terminal_input
     for path in config.get("sys_path") or []:
         if path not in sys.path:
             sys.path.append(path)  # the deps overlay: the interpreter's own packages win
-    failed = apply_limits(config.get("limits") or {})
+    limits = config.get("limits") or {}
+    failed = apply_limits(limits)
     import faulthandler
 
     faulthandler.enable()  # a crash leaves its Python traceback in the stray output
     signal.signal(signal.SIGINT, _on_sigint)
-    channel = Channel(in_fd, out_fd, int(config.get("max_frame") or DEFAULT_MAX_FRAME))
+    channel = Channel(
+        in_fd,
+        out_fd,
+        int(config.get("max_frame") or DEFAULT_MAX_FRAME),
+        int(config.get("max_values") or DEFAULT_MAX_VALUES),
+    )
     worker = Worker(
         channel,
         list(config.get("namespaces") or []),

@@ -76,7 +76,10 @@ class SkillRunner:
         code = self._code.get(key)
         if code is None:
             source = info["source"]
-            filename = f"<skill:{info['name']}>"
+            # One file name per version: linecache is process-wide, and two sessions (or two
+            # versions) with a skill of the same name must each quote their own lines.
+            digest = str(info.get("hash") or "")[:12]
+            filename = f"<skill:{info['name']}@{digest}>" if digest else f"<skill:{info['name']}>"
             code = compile(source, filename, "exec", dont_inherit=True)
             linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
             if len(self._code) > 512:

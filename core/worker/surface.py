@@ -4,8 +4,9 @@ Each row says how the method is called (its parameters, as Python source), what 
 (the result kind), whether the host must serve it off its event loop (``blocking``), whether it
 changes stored state (``writes``), which view of a host record becomes data (``view``), and
 whether it is internal (used by the namespace objects themselves, not a public method) or
-one-way (no reply awaited). From this table the namespace classes get their methods (in-process
-and in a worker alike, see :mod:`.namespaces`) and the host gets its allow-list and conversions.
+one-way (no reply awaited), and how large a call from a worker may be (``max_bytes``). From this
+table the namespace classes get their methods (in-process and in a worker alike, see
+:mod:`.namespaces`) and the host gets its allow-list, its size limits and its conversions.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ class Method(NamedTuple):
     ``result``: ``"record"`` (a :class:`~.wire.Record` or None), ``"records"`` (a list of
     them), ``"data"`` (a value as stored), ``"bool"``, ``"str"``, ``"none"``, ``"list"`` (a
     list of plain values). ``view``: the host record's method that makes data (``to_dict``,
-    ``code_view``) or ``fields`` (the model's own fields, datetimes kept).
+    ``code_view``) or ``fields`` (the model's own fields, datetimes kept). ``max_bytes``: the
+    largest call a worker may send for it (the frame: arguments and envelope, in bytes), checked
+    by the host before it does any work; ``None``: only the channel's frame limit (data stored
+    or handed to a tool as it is).
     """
 
     params: str
@@ -30,14 +34,17 @@ class Method(NamedTuple):
     internal: bool = False
     oneway: bool = False
     doc: str = ""
+    max_bytes: int | None = 16 * 1024  # names, queries, specs: what the host searches or parses
 
 
 M = Method
+#: A skill's source (validated, parsed and indexed on the host).
+SOURCE_BYTES = 1024 * 1024
 
 SURFACE: dict[str, dict[str, Method]] = {
     "artifacts": {
         "save": M("name, data, description='', metadata=None", "record", writes=True,
-                  view="fields", doc="Store data under a name; returns its record."),
+                  view="fields", max_bytes=None, doc="Store data under a name; returns its record."),
         "load": M("name, default=MISSING", "data",
                   doc="The stored data; ArtifactNotFoundError unless a default is given."),
         "get": M("name", "record", view="fields", doc="The artifact's record, or None."),
@@ -52,7 +59,7 @@ SURFACE: dict[str, dict[str, Method]] = {
         "describe": M("name=None", "str", doc="Signatures of one tool, or of all."),
         "get": M("name", "data", internal=True, doc="tools.<name>: a tool and its callables."),
         "call": M("tool, callable_name, args", "data", writes=True, internal=True,
-                  doc="Run a tool on the host."),
+                  max_bytes=None, doc="Run a tool on the host."),
     },
     "skills": {
         "search": M("query, limit=5", "records", blocking=True, view="code_view",
@@ -60,6 +67,7 @@ SURFACE: dict[str, dict[str, Method]] = {
         "list": M("", "records", blocking=True, view="code_view", doc="Every skill."),
         "get": M("name", "record", blocking=True, doc="A skill with its source, or None."),
         "create": M("name, source, description=''", "record", blocking=True, writes=True,
+                    max_bytes=SOURCE_BYTES,
                     doc="Validate and save a skill (a new version if it exists)."),
         "delete": M("name", "bool", blocking=True, writes=True, doc="Remove a skill."),
         "describe": M("name=None", "str", blocking=True, doc="Signatures of one skill, or all."),

@@ -35,6 +35,24 @@ def value_is(expected: Any) -> Callable[[Any], bool]:
     return lambda r: r.error is None and r.value == expected
 
 
+# A child writes a result frame for every run id to every descriptor it inherited (the
+# channel among them) while its parent's run waits; the run must still return its own value.
+FORGE = """import json, os
+frames = b''
+for i in range(1, 400):
+    body = json.dumps({'op': 'result', 'id': i, 'has_value': True, 'value': 'forged'}).encode()
+    frames += len(body).to_bytes(4, 'big') + body
+child = os.fork()
+if child == 0:
+    for fd in range(3, 64):
+        try:
+            os.write(fd, frames)
+        except OSError:
+            pass
+    os._exit(0)
+os.waitpid(child, 0)
+'genuine'"""
+
 CASES = [
     Case("infinite loop", "while True:\n    pass", err("timed out after"), ALL),
     Case("blocking C call", "import time\ntime.sleep(10**6)", err("timed out after"), ALL),
@@ -55,7 +73,8 @@ CASES = [
     Case(
         "thread bomb",
         "import threading, time\nwhile True:\n    threading.Thread(target=time.sleep, args=(30,), daemon=True).start()",
-        lambda r: r.error is not None,
+        # The threads keep the worker's address space (or process limit): it is replaced.
+        lambda r: r.error is not None and "a fresh worker was started" in r.error,
         ISOLATED,
         safe_on=ISOLATED,
     ),
@@ -195,6 +214,28 @@ CASES = [
         err("DependencyError"),  # and, checked after every case: nothing built on the host
         ISOLATED,
         timeout=120.0,
+    ),
+    Case(
+        "huge search query",
+        "skills.search('word ' * 400_000)",
+        lambda r: r.error is not None and "skills.search" in r.error and "limit" in r.error,
+        ISOLATED,
+    ),
+    Case(
+        "value of 7 million items",
+        "[{}] * 7_000_000",
+        lambda r: r.error is None and r.value is None and "7,000,001 values" in r.stderr,
+        ISOLATED,
+        safe_on=ISOLATED,
+        timeout=30.0,  # building and encoding the list in the worker: ~2 s of work
+    ),
+    Case(
+        "forged result from a forked child",
+        FORGE,
+        value_is("genuine"),
+        ISOLATED,
+        safe_on=ISOLATED,
+        timeout=10.0,
     ),
     Case("recursion to the limit", "def f():\n    return f()\nf()", err("RecursionError"), ALL),
 ]
