@@ -351,7 +351,8 @@ class Session:
         assert self._executor is not None
         if on_output is None:  # executors of other projects may not know on_output
             return await self._executor.run(code, timeout=timeout)
-        return await self._executor.run(code, timeout=timeout, on_output=on_output)
+        executor: Any = self._executor  # the built-in executors stream; the protocol does not
+        return await executor.run(code, timeout=timeout, on_output=on_output)
 
     def interrupt(self) -> bool:
         """Interrupt the running cell with KeyboardInterrupt, as Ctrl-C does in a REPL: its run

@@ -152,9 +152,12 @@ class ContainerExecutor(SubprocessExecutor):
         self._remote = client
         self._started = True
 
-    async def run(self, code: str, timeout: float | None = None) -> ExecutionResult:
+    async def run(
+        self, code: str, timeout: float | None = None, *, on_output: Any = None
+    ) -> ExecutionResult:
         if not self.config.remote_url:
-            return await super().run(code, timeout)
+            return await super().run(code, timeout, on_output=on_output)
+        # A session server answers a run as a whole: nothing is streamed to ``on_output``.
         early = await self._prepare_run(code)
         if early is not None:
             return early
