@@ -86,15 +86,18 @@ async def handle(session: Any, cell: str) -> bool:
     elif command.startswith("%"):
         print(f"unknown command {command.split()[0]}; %help lists them")
     elif command:
-        result = await session.run(cell)
-        if result.error is not None and result.error.split(":")[0] == "SystemExit":
-            from .main import exit_code
+        from .main import _printer, _unstreamed, exit_code
 
+        streamed: dict[str, list[str]] = {"stdout": [], "stderr": []}
+        result = await session.run(cell, on_output=_printer(streamed))  # prints as it runs
+        if result.error is not None and result.error.split(":")[0] == "SystemExit":
             raise LeaveRepl(exit_code(result))
-        if result.stdout:
-            print(result.stdout, end="" if result.stdout.endswith("\n") else "\n")
-        if result.stderr:
-            print(result.stderr, end="" if result.stderr.endswith("\n") else "\n", file=sys.stderr)
+        rest = _unstreamed(result.stdout, streamed["stdout"])
+        if rest:
+            print(rest, end="" if rest.endswith("\n") else "\n")
+        rest = _unstreamed(result.stderr, streamed["stderr"])
+        if rest:
+            print(rest, end="" if rest.endswith("\n") else "\n", file=sys.stderr)
         if result.error is not None:
             print((result.traceback or result.error).rstrip(), file=sys.stderr)
         elif result.repr is not None:
