@@ -130,10 +130,12 @@ def test_repl_ctrl_c_interrupts_the_run_and_keeps_state(tmp_path: Path, executor
         os.write(master, b"kept = 7\n")
         _read_until(master, b">>> ")
         loop = (
-            f"import time\nopen({str(flag)!r}, 'w').close()\nwhile True:\n    time.sleep(0.02)\n\n"
+            f"import time\nprint('sta' + 'rted', flush=True)\nopen({str(flag)!r}, 'w').close()\n"
+            "while True:\n    time.sleep(0.02)\n\n"
         )
         os.write(master, loop.encode())
         _wait_for(flag)
+        _read_until(master, b"started")  # what the cell prints reaches the terminal as it runs
         os.kill(proc.pid, signal.SIGINT)  # what Ctrl-C does (the worker has its own group)
         after = _read_until(master, b"KeyboardInterrupt")
         if not after.rstrip().endswith(b">>>"):  # the prompt may come in the same chunk
