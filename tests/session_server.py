@@ -16,6 +16,23 @@ import httpx
 
 PY = sys.executable
 TOKEN = "t0ken-for-tests-5f1c2a"
+ECHO_TOOL = """
+name: echo
+description: Print text to standard output
+command: echo
+schema:
+  positional:
+    - {name: words, type: array, required: true, description: what to print}
+"""
+DOUBLE = "def run(x: int) -> int:\n    '''Double a number.'''\n    return 2 * x\n"
+
+
+def base_with_echo_tool(tmp: Path) -> Path:
+    """``tmp/base`` with the echo CLI tool in its tools/ folder (what both server suites serve)."""
+    tools = tmp / "base" / "tools"
+    tools.mkdir(parents=True)
+    (tools / "echo.yaml").write_text(ECHO_TOOL)
+    return tmp / "base"
 
 
 def free_port() -> int:

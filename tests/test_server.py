@@ -11,25 +11,23 @@ from pathlib import Path
 
 import httpx
 import pytest
-from session_server import PY, TOKEN, RunningServer, free_port, serve, wait_healthy
+from session_server import (
+    DOUBLE,
+    PY,
+    TOKEN,
+    RunningServer,
+    base_with_echo_tool,
+    free_port,
+    serve,
+    wait_healthy,
+)
 from wheels import build_wheel
-
-ECHO_TOOL = """
-name: echo
-description: Print text to standard output
-command: echo
-schema:
-  positional:
-    - {name: words, type: array, required: true, description: what to print}
-"""
-DOUBLE = "def run(x: int) -> int:\n    '''Double a number.'''\n    return 2 * x\n"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     tmp = tmp_path_factory.mktemp("server")
-    (tmp / "base" / "tools").mkdir(parents=True)
-    (tmp / "base" / "tools" / "echo.yaml").write_text(ECHO_TOOL)
+    base_with_echo_tool(tmp)
     wheels = tmp / "wheels"
     build_wheel(wheels, "tinypkg_served", "1.0", "VALUE = 'served'\n")
     build_wheel(wheels, "tinypkg_operator", "1.0", "VALUE = 'operator'\n")

@@ -15,7 +15,7 @@ from autogen_agentchat.messages import ToolCallExecutionEvent
 from autogen_core import FunctionCall
 from autogen_core.models import CreateResult, RequestUsage
 from autogen_ext.models.replay import ReplayChatCompletionClient
-from session_server import TOKEN, RunningServer, serve
+from session_server import DOUBLE, TOKEN, RunningServer, base_with_echo_tool, serve
 
 from py_code_mode import ContainerConfig, ContainerExecutor, FileStorage, RedisStorage, Session
 from py_code_mode.errors import RemoteSessionError, SessionCapacityError
@@ -23,22 +23,11 @@ from py_code_mode.execution.container import SessionClient
 from py_code_mode.factory import create_session
 from py_code_mode.integrations.autogen import create_run_code_tool, get_tools_description
 
-ECHO_TOOL = """
-name: echo
-description: Print text to standard output
-command: echo
-schema:
-  positional:
-    - {name: words, type: array, required: true, description: what to print}
-"""
-DOUBLE = "def run(x: int) -> int:\n    '''Double a number.'''\n    return 2 * x\n"
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     tmp = tmp_path_factory.mktemp("clients")
-    (tmp / "base" / "tools").mkdir(parents=True)
-    (tmp / "base" / "tools" / "echo.yaml").write_text(ECHO_TOOL)
+    base_with_echo_tool(tmp)
     with serve(tmp, "--timeout", "600", "--max-sessions", "8") as running:
         yield running
 
