@@ -59,6 +59,29 @@ class PipeWorker:
         self.proc.wait()
 
 
+def cpu_ns(*pids: int | None) -> int:
+    """Time on a CPU (ns) so far of this process and of every thread of the other processes
+    (Linux ``schedstat``: exact for a process that is not running when read, as a worker
+    between runs). Unlike wall-clock time it hardly depends on what else the machine runs."""
+    total = time.process_time_ns()
+    for pid in pids:
+        if pid is None or pid == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with (
+                    contextlib.suppress(OSError, ValueError, IndexError),
+                    open(f"/proc/{pid}/task/{task}/schedstat") as f,
+                ):
+                    total += int(f.read().split()[0])
+    return total
+
+
+def worker_pid(session: Session) -> int | None:
+    worker = getattr(session._executor, "_worker", None)  # the bench may look inside
+    return worker.pid if worker is not None else None
+
+
 def bare_exec(code: str, namespace: dict[str, Any]) -> None:
     """The in-process floor: exec in a dict, with stdout captured as any engine must."""
     with contextlib.redirect_stdout(io.StringIO()):
@@ -83,24 +106,40 @@ async def measure_pair(
     iterations: int,
     engine: Any,
     floor: Any,
-) -> tuple[list[float], list[float]]:
-    """Alternate one engine run and one floor run, ``iterations`` times each."""
+    engine_pids: Any = lambda: (),
+    floor_pids: Any = lambda: (),
+    block: int = 10,
+) -> tuple[list[float], list[float], float, float]:
+    """Alternate ``block`` engine runs and ``block`` floor runs until each ran ``iterations``
+    times. Returns the wall-clock time of every run, and the CPU time per run (µs; host
+    process plus worker process, read once per block so that reading it costs little)."""
     engine_t: list[float] = []
     floor_t: list[float] = []
+    engine_cpu = floor_cpu = 0
     for _ in range(max(3, iterations // 10)):  # warm-up
         await engine(code)
         floor(code)
-    for _ in range(iterations):
-        t0 = time.perf_counter()
-        result = await engine(code)
-        t1 = time.perf_counter()
-        floor(code)
-        t2 = time.perf_counter()
-        if result.error:
-            raise RuntimeError(f"benchmark code failed: {result.error}")
-        engine_t.append(t1 - t0)
-        floor_t.append(t2 - t1)
-    return engine_t, floor_t
+    block = max(1, min(block, iterations))
+    rounds = max(1, iterations // block)
+    for _ in range(rounds):
+        c0 = cpu_ns(*engine_pids())
+        for _ in range(block):
+            t0 = time.perf_counter()
+            result = await engine(code)
+            engine_t.append(time.perf_counter() - t0)
+            if result.error:
+                raise RuntimeError(f"benchmark code failed: {result.error}")
+        c1 = cpu_ns(*engine_pids())
+        c2 = cpu_ns(*floor_pids())
+        for _ in range(block):
+            t0 = time.perf_counter()
+            floor(code)
+            floor_t.append(time.perf_counter() - t0)
+        c3 = cpu_ns(*floor_pids())
+        engine_cpu += c1 - c0
+        floor_cpu += c3 - c2
+    runs = rounds * block
+    return engine_t, floor_t, engine_cpu / runs / 1e3, floor_cpu / runs / 1e3
 
 
 async def first_result(kind: str, base: Path) -> float:
@@ -136,6 +175,7 @@ async def main() -> int:
     parser.add_argument("--iterations", type=int, default=500)
     parser.add_argument("--cpu-iterations", type=int, default=20)
     parser.add_argument("--no-pin", action="store_true", help="do not pin to one CPU")
+    parser.add_argument("--quick", action="store_true", help="no timeout and start-up rows")
     parser.add_argument("--json", type=Path, default=HERE / "results" / "executors.json")
     args = parser.parse_args()
 
@@ -165,12 +205,18 @@ async def main() -> int:
                 "inprocess": (ip, lambda c: bare_exec(c, namespace), "bare exec"),
                 "subprocess": (sp, pipe.run, "pipe worker"),
             }
+            pids = {
+                "inprocess": (lambda: (), lambda: ()),
+                "subprocess": (lambda: (worker_pid(sp),), lambda: (pipe.proc.pid,)),
+            }
             for workload, code in [*WORKLOADS.items(), ("50 ms CPU loop", cpu_code)]:
                 iterations = (
                     args.cpu_iterations if workload.startswith("50 ms") else args.iterations
                 )
                 for name, (session, floor, floor_name) in engines.items():
-                    engine_t, floor_t = await measure_pair(code, iterations, session.run, floor)
+                    engine_t, floor_t, e_cpu, f_cpu = await measure_pair(
+                        code, iterations, session.run, floor, *pids[name]
+                    )
                     e, f = summary(engine_t), summary(floor_t)
                     rows.append(
                         {
@@ -182,33 +228,42 @@ async def main() -> int:
                             "floor_p50_us": f["p50_us"],
                             "floor_p95_us": f["p95_us"],
                             "ratio_p50": e["p50_us"] / f["p50_us"],
+                            "engine_cpu_us": e_cpu,
+                            "floor_cpu_us": f_cpu,
+                            "ratio_cpu": e_cpu / f_cpu if f_cpu else None,
                             "n": e["n"],
                         }
                     )
             timeouts = {}
-            for name, (session, _, _) in engines.items():
+            for name, (session, _, _) in engines.items() if not args.quick else ():
                 overshoot, usable = await timeout_return(session, 1.0)
                 timeouts[name] = {"overshoot_ms": overshoot * 1000, "usable_after": usable}
     finally:
         pipe.close()
 
-    starts = {
-        "bare interpreter": bare_interpreter_start(),
-        "inprocess": statistics.median(
-            [await first_result("inprocess", base / "f") for _ in range(3)]
-        ),
-        "subprocess": statistics.median(
-            [await first_result("subprocess", base / "f") for _ in range(3)]
-        ),
-    }
+    starts = (
+        {}
+        if args.quick
+        else {
+            "bare interpreter": bare_interpreter_start(),
+            "inprocess": statistics.median(
+                [await first_result("inprocess", base / "f") for _ in range(3)]
+            ),
+            "subprocess": statistics.median(
+                [await first_result("subprocess", base / "f") for _ in range(3)]
+            ),
+        }
+    )
 
     print(
-        f"{'workload':<20} {'engine':<11} {'p50 µs':>9} {'p95 µs':>9} {'floor':<12} {'floor p50':>9} {'ratio':>6}"
+        f"{'workload':<20} {'engine':<11} {'p50 µs':>9} {'p95 µs':>9} {'floor':<12} "
+        f"{'floor p50':>9} {'ratio':>6} {'cpu µs':>9} {'floor cpu':>9} {'ratio':>6}"
     )
     for r in rows:
         print(
             f"{r['workload']:<20} {r['engine']:<11} {r['engine_p50_us']:>9.1f} {r['engine_p95_us']:>9.1f} "
-            f"{r['floor']:<12} {r['floor_p50_us']:>9.1f} {r['ratio_p50']:>6.2f}"
+            f"{r['floor']:<12} {r['floor_p50_us']:>9.1f} {r['ratio_p50']:>6.2f} "
+            f"{r['engine_cpu_us']:>9.1f} {r['floor_cpu_us']:>9.1f} {r['ratio_cpu'] or 0:>6.2f}"
         )
     print()
     for name, t in timeouts.items():
@@ -217,7 +272,7 @@ async def main() -> int:
             f"next run works: {t['usable_after']}"
         )
     print()
-    bare = starts["bare interpreter"]
+    bare = starts.get("bare interpreter", 1.0)
     for name, seconds in starts.items():
         print(
             f"first result, {name:<16}: {seconds * 1000:7.1f} ms  ({seconds / bare:.2f}x bare interpreter)"
