@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,8 @@ class HostNamespaces:
         self.deps = deps
         self.owns_registry = owns_registry
         self.handlers: dict[str, Any] = {}
+        self._notes: deque[tuple[str, str, Any]] = deque()  # blocking notes not yet served
+        self._draining: asyncio.Future[None] | None = None
         extras: dict[str, Any] = {}
         if tools is not None:
             from ..tools.namespace import ToolsHost
@@ -148,6 +151,13 @@ class HostNamespaces:
 
     async def note(self, namespace: Any, method: Any, args: Any, size: int | None = None) -> None:
         """Serve a one-way message from the worker (no reply; failures are logged)."""
+        self.note_soon(namespace, method, args, size)
+        await self.notes_settled()
+
+    def note_soon(self, namespace: Any, method: Any, args: Any, size: int | None = None) -> None:
+        """Take a one-way message from the worker; one that must be served off the event loop
+        (``blocking``) is queued for a helper thread, so that the run goes on meanwhile and
+        many notes share one thread hop. :meth:`notes_settled` waits until all are served."""
         spec = allowed(namespace, method)
         if spec is None or not spec.oneway or namespace not in self.handlers:
             log.warning("ignored a note for %r.%r from the worker", namespace, method)
@@ -155,15 +165,42 @@ class HostNamespaces:
         if size is not None and spec.max_bytes is not None and size > spec.max_bytes:
             log.warning("ignored a note of %d bytes for %s.%s", size, namespace, method)
             return
+        if not spec.blocking:
+            self._serve_note(namespace, method, args)
+            return
+        self._notes.append((namespace, method, args))
+        if self._draining is None:
+            self._start_drain()
+
+    @property
+    def notes_waiting(self) -> int:
+        return len(self._notes)
+
+    async def notes_settled(self) -> None:
+        while self._draining is not None:
+            await asyncio.shield(self._draining)
+
+    def _start_drain(self) -> None:
+        task = asyncio.ensure_future(asyncio.to_thread(self._drain))
+        self._draining = task
+        task.add_done_callback(self._drained)
+
+    def _drained(self, task: asyncio.Future[None]) -> None:
+        self._draining = None
+        if self._notes:  # queued after the helper thread looked for the last time
+            self._start_drain()
+
+    def _drain(self) -> None:
+        notes = self._notes
+        while notes:
+            self._serve_note(*notes.popleft())
+
+    def _serve_note(self, namespace: str, method: str, args: Any) -> None:
         try:
             decoded = [] if args is None else args
             if not isinstance(decoded, list):
                 raise TypeError("malformed note arguments")
-            bound = getattr(self.handlers[namespace], method)
-            if spec.blocking:
-                await asyncio.to_thread(bound, *decoded)
-            else:
-                bound(*decoded)
+            getattr(self.handlers[namespace], method)(*decoded)
         except Exception:  # statistics only: the run goes on
             log.warning("%s.%s from the worker failed", namespace, method, exc_info=True)
 

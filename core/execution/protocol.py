@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from ..errors import ConfigurationError
 
 if TYPE_CHECKING:
     from ..storage.protocol import StorageBackend
@@ -52,10 +55,6 @@ class Executor(Protocol):
 def validate_timeout(timeout: float | None, what: str = "timeout") -> float | None:
     """``None`` (unlimited) or a finite number of seconds above zero; else ConfigurationError
     (a ValueError). The one check for every timeout: configs, ``run()``, the command line."""
-    import math
-
-    from ..errors import ConfigurationError
-
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, int | float):
@@ -63,6 +62,12 @@ def validate_timeout(timeout: float | None, what: str = "timeout") -> float | No
     if not math.isfinite(timeout) or timeout <= 0:
         raise ConfigurationError(f"{what} must be a finite number of seconds > 0, not {timeout!r}")
     return float(timeout)
+
+
+def _refused(error: str) -> ExecutionResult:
+    from ..types import ExecutionResult  # pydantic: only once a run is refused
+
+    return ExecutionResult(error=error)
 
 
 #: ``on_output(stream, text)``: what a run prints, as it prints (``stream``: "stdout", "stderr").
@@ -118,19 +123,15 @@ class ExecutorBase:
     async def _prepare_run(self, code: object, timeout: object = None) -> ExecutionResult | None:
         """Start if needed; an error result when the code cannot run at all (the same checks,
         and the same messages, under every executor)."""
-        from ..errors import ConfigurationError
-        from ..types import ExecutionResult
-
         if getattr(self, "_closed", False):
-            return ExecutionResult(error="Session is closed")
-        if not isinstance(code, str):
-            return ExecutionResult(
-                error=f"TypeError: code must be a string, not {type(code).__name__}"
-            )
-        try:
-            validate_timeout(timeout)  # type: ignore[arg-type]
-        except ConfigurationError as exc:
-            return ExecutionResult(error=f"ValueError: {exc}")
+            return _refused("Session is closed")
+        if type(code) is not str and not isinstance(code, str):
+            return _refused(f"TypeError: code must be a string, not {type(code).__name__}")
+        if timeout is not None:
+            try:
+                validate_timeout(timeout)  # type: ignore[arg-type]
+            except ConfigurationError as exc:
+                return _refused(f"ValueError: {exc}")
         if not getattr(self, "_started", False):
             await self.start()
         return None

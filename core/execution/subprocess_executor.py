@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import weakref
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -51,6 +51,7 @@ _STRAY_LIMIT = 64 * 1024
 _READ_SIZE = 256 * 1024
 _EXIT_READS = 64  # reads after the worker exited: what its socket still holds (~200 KB)
 _FOREIGN_LIMIT = 1024 * 1024  # bytes from other processes before the worker is replaced
+_NOTES_WAITING = 1024  # one-way frames queued on the host before reading waits for them
 _CLOSING_OPS = frozenset({"ready", "result", "reset_done", "pong"})
 #: Linux: the kernel-verified sender of every read (struct ucred: pid, uid, gid).
 _SCM_CREDENTIALS = getattr(socket, "SCM_CREDENTIALS", None)
@@ -58,6 +59,14 @@ _PASSCRED = hasattr(socket, "SO_PASSCRED") and _SCM_CREDENTIALS is not None
 _CREDS = struct.Struct("3i")
 _CREDS_SPACE = socket.CMSG_SPACE(_CREDS.size) if _PASSCRED else 0
 _VERSION_RE = re.compile(r"^\d+\.\d+$")
+#: One encoder for every frame (json.dumps with options builds a new one per call).
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    """A wait for a frame timed out (next_frame raises TimeoutError: no frame came)."""
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 @functools.cache
@@ -225,6 +234,7 @@ class WorkerProcess:
         self.frame_size = 0  # of the frame next_frame returned last
         self.foreign_bytes = 0
         self.foreign_pids: set[int | None] = set()
+        self.frames_by_op: Counter[str] = Counter()  # frames received, by op (diagnostics)
         self._sock: socket.socket | None = None
         self._chunk = bytearray(_READ_SIZE)  # reused by every read: no allocation per frame
         self._view = memoryview(self._chunk)
@@ -394,8 +404,11 @@ class WorkerProcess:
             if not isinstance(message, dict):
                 self._fail("it sent a frame that is not an object")
                 return
-            if message.get("op") in _CLOSING_OPS:
+            op = message.get("op")
+            if op in _CLOSING_OPS:
                 self.expecting = False  # this exchange is over: nothing more may come
+            if isinstance(op, str):
+                self.frames_by_op[op] += 1
             self._frames.append((message, size))
             self._wake()
             if len(self._frames) >= 2:
@@ -433,8 +446,9 @@ class WorkerProcess:
         self._wake()
 
     def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _feed_stray(self, data: bytes) -> None:
         self._stray += data
@@ -469,12 +483,18 @@ class WorkerProcess:
     async def next_frame(self, timeout: float | None) -> dict[str, Any]:
         """The next frame; ``_EOF`` once the worker is gone. Raises TimeoutError."""
         if not self._frames:
-            self._waiter = self.loop.create_future()
+            # A bare future and (with a timeout) one timer: asyncio.timeout() costs several
+            # times as much, on every frame.
+            waiter = self._waiter = self.loop.create_future()
+            timer = self.loop.call_later(timeout, _expire, waiter) if timeout is not None else None
             try:
-                async with asyncio.timeout(timeout):
-                    await self._waiter
+                await waiter
             finally:
                 self._waiter = None
+                if timer is not None:
+                    timer.cancel()
+            if not self._frames:
+                raise TimeoutError
         message, self.frame_size = self._frames[0]
         if message is not _EOF:
             self._frames.popleft()
@@ -500,7 +520,7 @@ class WorkerProcess:
         await self.send(message)
 
     async def send(self, message: dict[str, Any]) -> None:
-        data = json.dumps(message, separators=(",", ":")).encode("utf-8")
+        data = _ENCODE(message).encode("utf-8")
         pipe = self.transport.get_pipe_transport(0) if self.transport is not None else None
         if pipe is None or pipe.is_closing() or self._eof:
             raise WorkerError("The worker's channel is closed")
@@ -918,11 +938,16 @@ class SubprocessExecutor(ExecutorBase):
                         streamed[stream] += len(text)
                         hand_on(on_output, stream, text)
             elif op == "note":
-                assert self._host is not None
-                await self._host.note(
+                host = self._host
+                assert host is not None
+                host.note_soon(
                     frame.get("ns"), frame.get("method"), frame.get("args"), worker.frame_size
                 )
+                if host.notes_waiting > _NOTES_WAITING:
+                    await host.notes_settled()  # a worker that floods notes waits for them
             elif op == "result" and frame.get("id") == run_id:
+                assert self._host is not None
+                await self._host.notes_settled()  # a run's statistics are kept when it ends
                 result = self._result(frame, worker, timeout if interrupted else None)
                 degraded = frame.get("degraded")
                 if degraded is not None:
@@ -949,17 +974,16 @@ class SubprocessExecutor(ExecutorBase):
         limit = self.config.ipc_timeout
         if remaining is not None:
             limit = remaining if limit is None else min(limit, remaining)
+        call = self._host.dispatch(
+            frame.get("ns"), frame.get("method"), frame.get("args"), frame.get("kwargs"), size
+        )
+        if limit is None:
+            return await call
         try:
-            return await asyncio.wait_for(
-                self._host.dispatch(
-                    frame.get("ns"),
-                    frame.get("method"),
-                    frame.get("args"),
-                    frame.get("kwargs"),
-                    size,
-                ),
-                limit,
-            )
+            # In this task (wait_for would start one per call): the call is cancelled at the
+            # limit all the same.
+            async with asyncio.timeout(limit):
+                return await call
         except TimeoutError:
             return {
                 "ok": False,

@@ -246,10 +246,24 @@ class Tools(Namespace):
         """An awaitable: the caller's event loop keeps running while the tool does."""
         return self._transport.call_async(self.namespace, "call", (tool, callable_name, kwargs))
 
+    _cell_views: dict[str, Any] | None = None  # see new_cell
+
+    def new_cell(self) -> None:
+        """A cell starts (in a worker): from now on ``tools.<name>`` looks a tool up once per
+        cell, so that a call in a loop is one round trip, not two. A tool changed on the host
+        is seen from the next cell on."""
+        self._cell_views = {}
+
     def __getattr__(self, name: str) -> ToolHandle:
         if name.startswith("_"):
             raise AttributeError(name)
-        return ToolHandle(self, self._call("get", (name,)))
+        views = self._cell_views
+        if views is None:
+            return ToolHandle(self, self._call("get", (name,)))
+        view = views.get(name)
+        if view is None:
+            view = views[name] = self._call("get", (name,))
+        return ToolHandle(self, view)
 
     def __dir__(self) -> builtins.list[str]:
         return sorted({*super().__dir__(), *(t["name"] for t in self.list())})  # type: ignore[attr-defined]

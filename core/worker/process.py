@@ -44,6 +44,9 @@ from .wire import (
     loads,
 )
 
+_READ_SIZE = 256 * 1024
+_NOTES_LIMIT = 64 * 1024  # one-way frames kept for the next write at most
+
 
 def apply_limits(limits: dict[str, Any]) -> list[str]:
     """Set hard resource limits on this process; return the ones that could not be set."""
@@ -82,12 +85,34 @@ class ChannelClosed(Exception):
 
 class _State:
     in_user_code = False
+    in_frame = False  # the main thread is between the first and last byte of a frame
+    deferred = False  # a SIGINT arrived then: raised once the frame is whole
+
+
+_MAIN_THREAD = threading.main_thread().ident
 
 
 def _on_sigint(signum: int, frame: Any) -> None:
-    # Interrupts only user code; a late SIGINT after a cell ended is dropped.
-    if _State.in_user_code:
+    # Interrupts only user code; a late SIGINT after a cell ended is dropped. In the middle of
+    # a frame it waits for the frame's end (half a frame would put the channel out of step):
+    # a flag instead of blocking the signal around every frame (two system calls each way).
+    if _State.in_frame:
+        _State.deferred = True
+    elif _State.in_user_code:
         raise KeyboardInterrupt
+
+
+def _frame_done() -> None:
+    """The main thread finished a frame: raise an interrupt that arrived meanwhile."""
+    _State.in_frame = False
+    if _State.deferred:
+        _State.deferred = False
+        if _State.in_user_code:
+            raise KeyboardInterrupt
+
+
+#: One encoder for every frame (json.dumps with options builds a new one per call).
+_ENCODE = json.JSONEncoder(separators=(",", ":"), allow_nan=True).encode
 
 
 class Channel:
@@ -114,6 +139,9 @@ class Channel:
         self.owner = os.getpid()
         self.active = False  # a cell runs: the host expects frames
         self.streamer: OutputStreamer | None = None
+        self._inbox = bytearray()  # read from the host, not yet taken as frames
+        self._notes: list[bytes] = []  # one-way frames waiting for the next frame
+        self._notes_size = 0
 
     def _check_owner(self) -> None:
         # A process forked by user code (os.fork, a fork bomb) must never speak on the channel:
@@ -125,9 +153,9 @@ class Channel:
         """Send one frame; FrameTooLarge (nothing sent) when the host would refuse it."""
         self._check_owner()
         try:
-            data = json.dumps(message, separators=(",", ":"), allow_nan=True).encode("utf-8")
+            data = _ENCODE(message).encode("utf-8")
         except (TypeError, ValueError) as exc:
-            data = json.dumps(
+            data = _ENCODE(
                 {"op": message.get("op"), "id": message.get("id"), "error": str(exc)}
             ).encode("utf-8")
         if len(data) > self.max_frame:
@@ -137,47 +165,55 @@ class Channel:
             if count > self.max_values:
                 raise FrameTooLarge(f"{count:,} values (limit {self.max_values:,})")
         frame = HEADER.pack(len(data)) + data
-        # A SIGINT in the middle of a write would leave half a frame on the pipe.
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            view = memoryview(frame)
-            while view:
-                n = os.write(self.out_fd, view)
-                view = view[n:]
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        if self._notes:  # one-way messages travel with the next frame: one write, one wake-up
+            frame = b"".join(self._notes) + frame
+            self._notes.clear()
+            self._notes_size = 0
+        self._write(frame)
 
-    def _read_exact(self, n: int, chunks: list[bytes]) -> None:
-        remaining = n
-        while remaining:
-            chunk = os.read(self.in_fd, min(remaining, 1 << 20))
-            if not chunk:
-                raise ChannelClosed
-            chunks.append(chunk)
-            remaining -= len(chunk)
+    def _write(self, frame: bytes) -> None:
+        # A SIGINT in the middle of a write would leave half a frame on the channel: on the
+        # main thread it waits for the end of the frame (see _on_sigint); other threads never
+        # run signal handlers.
+        main = threading.get_ident() == _MAIN_THREAD
+        if main:
+            _State.in_frame = True
+        try:
+            n = os.write(self.out_fd, frame)
+            if n < len(frame):
+                view = memoryview(frame)[n:]
+                while view:
+                    view = view[os.write(self.out_fd, view) :]
+        finally:
+            if main:
+                _frame_done()
 
     def recv(self) -> dict[str, Any]:
         self._check_owner()
-        # Waiting for the first byte may be interrupted; once a frame has started, it is read
-        # whole with SIGINT blocked, so an interrupt never leaves the channel out of step.
-        first = os.read(self.in_fd, HEADER.size)
-        if not first:
+        # Reads go to a buffer: an interrupt while waiting (for the first byte or the rest of
+        # a frame) leaves what arrived in the buffer, so the channel never gets out of step;
+        # and a frame costs one read, not two.
+        inbox = self._inbox
+        while len(inbox) < HEADER.size:
+            inbox += self._read()
+        (size,) = HEADER.unpack_from(inbox)
+        if size > self.max_frame:
             raise ChannelClosed
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            chunks = [first]
-            self._read_exact(HEADER.size - len(first), chunks)
-            (size,) = HEADER.unpack(b"".join(chunks))
-            if size > self.max_frame:
-                raise ChannelClosed
-            body: list[bytes] = []
-            self._read_exact(size, body)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
-        message = loads(b"".join(body), None)  # from the host: trusted, decoded in one pass
+        end = HEADER.size + size
+        while len(inbox) < end:
+            inbox += self._read()
+        body = bytes(inbox[HEADER.size : end])
+        del inbox[:end]
+        message = loads(body, None)  # from the host: trusted, decoded in one pass
         if not isinstance(message, dict):
             raise ChannelClosed
         return message
+
+    def _read(self) -> bytes:
+        chunk = os.read(self.in_fd, _READ_SIZE)
+        if not chunk:
+            raise ChannelClosed
+        return chunk
 
     def notify(self, namespace: str, method: str, args: tuple[Any, ...]) -> None:
         """Tell the host something that needs no answer (a skill's usage statistics); dropped
@@ -186,8 +222,22 @@ class Channel:
             if self.active:
                 message = {"op": "note", "ns": namespace, "method": method,
                            "args": encode_data(list(args))}  # fmt: skip
-                with contextlib.suppress(FrameTooLarge):
-                    self.send(message)
+                with contextlib.suppress(FrameTooLarge, TypeError, ValueError):
+                    self._queue_note(message)
+
+    def _queue_note(self, message: dict[str, Any]) -> None:
+        """Keep a one-way frame for the next frame's write (the result at the latest): the
+        note costs no write and no wake-up of its own."""
+        data = _ENCODE(message).encode("utf-8")
+        if len(data) > min(self.max_frame, _COUNT_ABOVE):
+            raise FrameTooLarge(f"{len(data):,} bytes")
+        self._notes.append(HEADER.pack(len(data)) + data)
+        self._notes_size += len(data)
+        if self._notes_size > _NOTES_LIMIT:
+            notes = b"".join(self._notes)
+            self._notes.clear()
+            self._notes_size = 0
+            self._write(notes)
 
     def call(
         self, namespace: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -323,6 +373,8 @@ class Worker:
         self.cell_count = 0
         self.globals: dict[str, Any] = {}
         self.proxies: dict[str, Any] = namespaces.build(ChannelTransport(channel), names)
+        tools = self.proxies.get("tools")
+        self._tools = tools if isinstance(tools, namespaces.Tools) else None
         self._threads = -1  # threads alive after the last health check
         self.reset()
 
@@ -370,6 +422,8 @@ class Worker:
         for name, proxy in self.proxies.items():
             if self.globals.get(name) is not proxy:
                 self.globals[name] = proxy
+        if self._tools is not None:
+            self._tools.new_cell()
         streaming = bool(message.get("stream"))
         if streaming:
             if self.channel.streamer is None:

@@ -26,6 +26,8 @@ DEFAULT_MAX_VALUES = 2_000_000
 _COUNT_ABOVE = 64 * 1024
 _SLICE = 1024 * 1024
 TAG = "$t"
+#: How every tag appears in a frame (json never escapes "$"): a frame without it has none.
+_TAG_BYTES = b'"$t"'
 
 
 class Unencodable(TypeError):
@@ -121,6 +123,8 @@ def loads(body: bytes | bytearray, max_values: int | None = DEFAULT_MAX_VALUES) 
         if count > max_values:
             raise FrameTooLarge(f"{count:,} values (limit {max_values:,})")
     try:
+        if _TAG_BYTES not in body:  # no tagged value: plain JSON, no Python call per object
+            return json.loads(body)
         return json.loads(body, object_hook=_untag)
     except TypeError as exc:  # an unhashable set member or key that no encoder produces
         raise ValueError(f"malformed wire value: {exc}") from None
