@@ -31,6 +31,9 @@ from ..worker.surface import allowed
 from ..worker.wire import encode_data
 
 log = logging.getLogger(__name__)
+#: Blocking one-way messages (skill statistics) are served on a helper thread in batches of
+#: this many, and all at the end of a run: not one thread hop per skill call.
+_NOTES_BATCH = 256
 
 
 @dataclass
@@ -113,6 +116,7 @@ class HostNamespaces:
 
     async def aclose(self) -> None:
         """Close what the assembly opened (MCP connections, HTTP clients)."""
+        await self.notes_settled()
         if self.owns_registry and self.registry is not None:
             await self.registry.close()
 
@@ -138,8 +142,9 @@ class HostNamespaces:
                 raise TypeError("malformed call arguments")
             if not all(isinstance(k, str) for k in kwargs):
                 raise TypeError("keyword names must be strings")
-            bound = getattr(self.handlers[namespace], method)
-            if spec.blocking:
+            handler = self.handlers[namespace]
+            bound = getattr(handler, method)
+            if spec.blocking and method not in getattr(handler, "inline", ()):
                 result = await asyncio.to_thread(bound, *args, **kwargs)
             else:
                 result = bound(*args, **kwargs)
@@ -169,7 +174,7 @@ class HostNamespaces:
             self._serve_note(namespace, method, args)
             return
         self._notes.append((namespace, method, args))
-        if self._draining is None:
+        if self._draining is None and len(self._notes) >= _NOTES_BATCH:
             self._start_drain()
 
     @property
@@ -177,6 +182,9 @@ class HostNamespaces:
         return len(self._notes)
 
     async def notes_settled(self) -> None:
+        """Serve the queued notes (the end of a run: its statistics are kept when it ends)."""
+        if self._notes and self._draining is None:
+            self._start_drain()
         while self._draining is not None:
             await asyncio.shield(self._draining)
 
@@ -187,7 +195,7 @@ class HostNamespaces:
 
     def _drained(self, task: asyncio.Future[None]) -> None:
         self._draining = None
-        if self._notes:  # queued after the helper thread looked for the last time
+        if len(self._notes) >= _NOTES_BATCH:  # queued after the thread looked for the last time
             self._start_drain()
 
     def _drain(self) -> None:

@@ -23,6 +23,11 @@ class SkillsHost:
 
     def __init__(self, library: SkillLibrary) -> None:
         self.library = library
+        # What a skill call needs is served on the event loop when the store is local (a
+        # cached file checked by one stat, or memory): a thread hop costs more than that.
+        # Other stores (Redis) are served off the loop, as the surface declares.
+        local = type(library.store).__name__ in ("FileSkillStore", "MemorySkillStore")
+        self.inline: frozenset[str] = frozenset({"source"} if local else ())
 
     def search(self, query: str, limit: int = 5) -> builtins.list[Skill]:
         return self.library.search(str(query), int(limit))

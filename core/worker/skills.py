@@ -70,6 +70,7 @@ class SkillRunner:
         self._record = record
         self.max_depth = max_depth
         self._code: dict[str, Any] = {}
+        self._signatures: dict[Any, Any] = {}
 
     def _compile(self, info: dict[str, Any]) -> Any:
         key = str(info.get("hash") or "") + str(info["name"])
@@ -86,6 +87,23 @@ class SkillRunner:
                 self._code.clear()
             self._code[key] = code
         return code
+
+    def _signature(self, run: Any) -> Any:
+        """``run``'s signature, kept per code object: the skill's code is compiled once and
+        exec'd per call, so each call's ``run`` shares its code (inspect.signature costs more
+        than a small skill). Anything but a plain function is inspected every time."""
+        import inspect
+
+        code = getattr(run, "__code__", None)
+        if type(run).__name__ != "function" or code is None or hasattr(run, "__wrapped__"):
+            return inspect.signature(run)
+        key = (code, len(run.__defaults__ or ()), tuple(run.__kwdefaults__ or ()))
+        signature = self._signatures.get(key)
+        if signature is None:
+            if len(self._signatures) > 512:
+                self._signatures.clear()
+            signature = self._signatures[key] = inspect.signature(run)
+        return signature
 
     def invoke(
         self,
@@ -119,9 +137,7 @@ class SkillRunner:
                 raise errors.make(
                     "SkillExecutionError", f"skill {name!r} defines no run()", operation="invoke"
                 )
-            import inspect
-
-            signature = inspect.signature(run)
+            signature = self._signature(run)
             for injected in NAMESPACE_NAMES:  # run(tools, ...) gets the namespace it asks for
                 if (
                     injected in signature.parameters
@@ -140,7 +156,7 @@ class SkillRunner:
                     operation="validate",
                 ) from None
             result = run(*args, **kwargs)
-            if inspect.iscoroutine(result):
+            if type(result).__name__ == "coroutine" and hasattr(result, "close"):
                 result = run_coroutine_in_thread(result)
             ok = True
             return result

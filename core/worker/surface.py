@@ -1,7 +1,8 @@
 """The one declaration of every namespace method that code can call.
 
 Each row says how the method is called (its parameters, as Python source), what comes back
-(the result kind), whether the host must serve it off its event loop (``blocking``), whether it
+(the result kind), whether the host must serve it off its event loop (``blocking``; a host
+handler may name methods its backend serves cheaply in its ``inline`` set), whether it
 changes stored state (``writes``), which view of a host record becomes data (``view``), and
 whether it is internal (used by the namespace objects themselves, not a public method) or
 one-way (no reply awaited), and how large a call from a worker may be (``max_bytes``). From this

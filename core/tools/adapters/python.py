@@ -18,6 +18,7 @@ class PythonToolAdapter:
 
     def __init__(self) -> None:
         self._tools: dict[str, tuple[Callable[..., Any], Tool]] = {}
+        self._signatures: dict[str, tuple[Callable[..., Any], inspect.Signature | None]] = {}
 
     def register(
         self,
@@ -50,6 +51,19 @@ class PythonToolAdapter:
         self._tools[tool_name] = (fn, tool)
         return tool
 
+    def _signature(self, name: str, fn: Callable[..., Any]) -> inspect.Signature | None:
+        """``fn``'s signature, worked out once per registration (it costs more than a small
+        tool's call); None when it has none (a wrapped framework tool validates itself)."""
+        cached = self._signatures.get(name)
+        if cached is not None and cached[0] is fn:
+            return cached[1]
+        try:
+            signature: inspect.Signature | None = inspect.signature(fn)
+        except (TypeError, ValueError):
+            signature = None
+        self._signatures[name] = (fn, signature)
+        return signature
+
     def list_tools(self) -> list[Tool]:
         return [tool for _, tool in self._tools.values()]
 
@@ -59,12 +73,12 @@ class PythonToolAdapter:
         if callable_name not in (None, name):
             raise ToolNotFoundError(f"{name}.{callable_name}", [f"{name}.{name}"])
         fn, _ = self._tools[name]
-        try:
-            inspect.signature(fn).bind(**args)
-        except TypeError as exc:
-            raise ToolCallError(name, args, f"wrong arguments: {exc}") from None
-        except ValueError:
-            pass  # no introspectable signature (a wrapped framework tool validates itself)
+        signature = self._signature(name, fn)
+        if signature is not None:
+            try:
+                signature.bind(**args)
+            except TypeError as exc:
+                raise ToolCallError(name, args, f"wrong arguments: {exc}") from None
         try:
             if inspect.iscoroutinefunction(fn):
                 return await fn(**args)
