@@ -95,9 +95,7 @@ async def test_a_forked_worker_holds_only_its_own_descriptors(tmp_path: Path) ->
         expected = sorted([*(t.split(":")[0] for t in fds_spawned.values()), "anon_inode"])
         assert kinds == expected, (fds, fds_spawned)
         assert sum(target == "anon_inode:[pidfd]" for target in fds.values()) == 1
-    shared = {t for t in fds_a.values() if t.startswith(("socket:", "pipe:"))} & set(
-        fds_b.values()
-    )
+    shared = {t for t in fds_a.values() if t.startswith(("socket:", "pipe:"))} & set(fds_b.values())
     assert shared == set()
 
 

@@ -201,10 +201,17 @@ class TemplatePool:
         for template in templates:
             template.close()
 
+    def _forget(self) -> None:
+        """In a child of the host (os.fork): the templates are the parent's, not ours."""
+        self._lock = threading.Lock()
+        self._templates = {}
+        self._starting = {}
+
 
 #: The host process's templates (shared by every executor, event loop and thread).
 POOL = TemplatePool()
 atexit.register(POOL.close)
+os.register_at_fork(after_in_child=POOL._forget)
 
 
 class _StrayPipe(asyncio.Protocol):
@@ -242,13 +249,12 @@ class ForkedTransport:
             self._pidfd = os.pidfd_open(self._pid)
         except ProcessLookupError:
             self._pidfd = None  # already gone (and reaped): the status pipe says how
-        stdin, _ = await self.loop.connect_write_pipe(
-            asyncio.Protocol, open(frames_w, "wb", buffering=0)
-        )
+        # The transports own the files and close them.
+        frames = open(frames_w, "wb", buffering=0)  # noqa: SIM115
+        stray_file = open(stray_r, "rb", buffering=0)  # noqa: SIM115
+        stdin, _ = await self.loop.connect_write_pipe(asyncio.Protocol, frames)
         self._stdin = stdin
-        stray, _ = await self.loop.connect_read_pipe(
-            lambda: _StrayPipe(self._protocol), open(stray_r, "rb", buffering=0)
-        )
+        stray, _ = await self.loop.connect_read_pipe(lambda: _StrayPipe(self._protocol), stray_file)
         self._stray = stray
 
     def _status_readable(self) -> None:

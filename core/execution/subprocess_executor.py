@@ -656,6 +656,7 @@ class SubprocessExecutor(ExecutorBase):
         self._closed = False
         self._notices: list[str] = []  # for the next result's stderr
         self._fork_failed = False
+        self._fork_request: tuple[forking.TemplateKey, dict[str, Any]] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -747,13 +748,15 @@ class SubprocessExecutor(ExecutorBase):
         return forking.supported() and _PASSCRED
 
     async def _fork(self) -> WorkerProcess:
-        argv = self._worker_argv()
-        env = self._worker_env()
-        home = env.pop("HOME")  # per session, set after the fork; the rest is the template's
-        key = forking.worker_path_key(argv[0], WORKER_PATH, env)
-        cwd = self.config.cwd if self.config.cwd is not None else os.getcwd()
-        request = {"config": argv[-1], "env": {**env, "HOME": home}, "cwd": str(cwd),
-                   "argv0": str(WORKER_PATH)}  # fmt: skip
+        if self._fork_request is None:  # the same for every worker of this executor
+            argv = self._worker_argv()
+            env = self._worker_env()
+            home = env.pop("HOME")  # per session, set after the fork; the rest is the template's
+            key = forking.worker_path_key(argv[0], WORKER_PATH, env)
+            cwd = self.config.cwd if self.config.cwd is not None else os.getcwd()
+            request = {"config": argv[-1], "home": home, "cwd": str(cwd), "argv0": str(WORKER_PATH)}
+            self._fork_request = key, request
+        key, request = self._fork_request
         return await WorkerProcess.fork(
             key,
             request,

@@ -34,6 +34,7 @@ else:
     def _template_main(argv: list[str]) -> int:
         return importlib.import_module("_py_code_mode_worker.template").main(argv)
 
+
 if __name__ == "__main__" and sys.argv[1:2] == ["--template"]:  # see template.py
     sys.exit(_template_main(sys.argv))
 
