@@ -336,10 +336,10 @@ async def fork_worker(
             template = await asyncio.to_thread(POOL.get, key, startup_timeout)
         try:
             return template.fork(request, fds)
-        except ConnectionError:
+        except ConnectionError as exc:
             POOL.discard(template)
             if attempt:
-                raise
+                raise WorkerError(f"Could not fork a worker: {exc}") from exc
     raise AssertionError("unreachable")
 
 

@@ -766,6 +766,8 @@ class SubprocessExecutor(ExecutorBase):
         )
 
     async def _spawn(self) -> WorkerProcess:
+        if self.config.fork_template and not self._forks():
+            raise WorkerError("fork_template=True: forking workers needs Linux with pidfds (5.3+)")
         if self._forks():
             try:
                 return await self._fork()
