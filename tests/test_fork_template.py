@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from py_code_mode import FileStorage, Session, SubprocessConfig, SubprocessExecutor
+from conftest import require
+from py_code_mode import FileStorage, SandboxExecutor, Session, SubprocessConfig, SubprocessExecutor
 from py_code_mode.execution import forking
 
 pytestmark = pytest.mark.skipif(not forking.supported(), reason="needs Linux with pidfds")
@@ -214,3 +215,29 @@ async def test_concurrent_sessions_fork_in_parallel(tmp_path: Path) -> None:
         assert len({p[1] for p in pids}) == 1  # one template for one configuration
     finally:
         await asyncio.gather(*(s.close() for s in sessions))
+
+
+SANDBOX_IDENTITY = (
+    "import os\n(os.getuid(), os.readlink('/proc/self/ns/pid'), os.readlink('/proc/self/ns/user'),"
+    " os.readlink('/proc/self/ns/net'))"
+)
+
+
+async def test_sandbox_sessions_keep_their_own_uid_and_namespaces(tmp_path: Path) -> None:
+    require("sandbox")
+    first = Session(storage=FileStorage(tmp_path / "a"), executor=SandboxExecutor())
+    second = Session(storage=FileStorage(tmp_path / "b"), executor=SandboxExecutor())
+    async with first as a, second as b:
+        before = await _value(a, SANDBOX_IDENTITY)
+        other = await _value(b, SANDBOX_IDENTITY)
+        # Never forked from the host's template: each session has its own namespaces (and,
+        # on a root host, its own uid), and so does each fresh worker of a session.
+        assert before[1] != other[1] and before[3] != other[3]
+        if os.geteuid() == 0:
+            assert before[0] != other[0] and 0 not in (before[0], other[0])
+        else:
+            assert before[2] != other[2]
+        await a.run("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
+        after = await _value(a, SANDBOX_IDENTITY)
+        assert after[0] == before[0]  # the executor's uid, on its fresh worker too
+        assert after[1] != before[1]  # a fresh sandbox: a new PID namespace
