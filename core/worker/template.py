@@ -50,8 +50,14 @@ def _fd_limit() -> int:
 
 def _watch_host(host_pidfd: int) -> None:
     """Wait for the host to end, then kill this worker's process group (its children too)."""
-    select.select([host_pidfd], [], [])
-    os.killpg(os.getpid(), signal.SIGKILL)
+    poller = select.poll()
+    poller.register(host_pidfd, select.POLLIN)
+    try:
+        events = poller.poll()  # keeps waiting on the pidfd even if the code closes the fd
+    except OSError:
+        return
+    if any(mask & select.POLLIN for _fd, mask in events):
+        os.killpg(os.getpid(), signal.SIGKILL)
 
 
 #: Every signal, as plain numbers (``_signal``: no enum conversion, which costs 0.3 ms).
