@@ -97,3 +97,28 @@ def test_server_benchmark_reports_every_row(tmp_path: Path) -> None:
     assert set(report["round_trip"]) >= {"local_run_p50_us", "http_httpx_p50_us", "overhead_raw_us"}
     assert report["throughput"]["sessions"] == 3 and report["throughput"]["requests_per_s"] > 0
     assert report["idle_memory"]["sessions"] == 3 and "idle_memory_no_spare" in report
+
+
+def test_density_benchmark_reports_every_path(tmp_path: Path) -> None:
+    import pytest
+
+    from py_code_mode.execution import forking
+
+    if not forking.supported():
+        pytest.skip("the fork template (and so this benchmark) is Linux-only")
+    out = tmp_path / "density.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "density.py"), "--sessions", "1,2", "--repeats",
+         "2", "--no-pin", "--json", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    assert set(report["memory"]) == {"spawn", "spawn, no spare", "fork"}
+    for rows in report["memory"].values():
+        assert [r["sessions"] for r in rows] == [1, 2]
+        assert all(r["uss_per_session_mib"] > 0 for r in rows)
+    assert report["memory"]["fork"][0]["template_uss_mib"] > 0
+    assert report["memory"]["spawn"][0]["processes_per_session"] == 2  # worker and spare
+    for row in report["latency"].values():
+        assert {"reset_then_run", "run_after_kill", "new_worker"} == set(row)

@@ -363,6 +363,13 @@ class SandboxExecutor(SubprocessExecutor):
                      "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]  # fmt: skip
         return argv + inner
 
+    def _forks(self) -> bool:
+        # Never from the host's template: a worker forked there would share the template's
+        # namespaces and uid with every other session. A template inside each session's
+        # bwrap would cost an interpreter per session, as the warm spare does (see
+        # docs/ARCHITECTURE.md), so the sandbox keeps spawning its workers.
+        return False
+
     def _pass_fds(self) -> tuple[int, ...]:
         return (self._seccomp_fd,) if self._seccomp_fd is not None else ()
 

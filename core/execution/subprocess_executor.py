@@ -34,6 +34,7 @@ from ..errors import WorkerError
 from ..types import ExecutionResult
 from ..worker.cells import DEFAULT_OUTPUT_LIMIT
 from ..worker.wire import DEFAULT_MAX_FRAME, DEFAULT_MAX_VALUES, HEADER, FrameTooLarge, loads
+from . import forking
 from .host import HostNamespaces, NamespaceOptions
 from .protocol import (
     Capability,
@@ -123,6 +124,9 @@ class SubprocessConfig:
     max_frame_values: int = DEFAULT_MAX_VALUES
     interrupt_grace: float = 1.0
     warm_spare: bool = True
+    #: Fork workers from a pre-imported template shared by the host's sessions (Linux): no
+    #: spare interpreter per session. None: where the platform allows it, else spawn.
+    fork_template: bool | None = None
     extra_sys_path: tuple[str, ...] = field(default_factory=tuple)
     deps_installer: Any = None  # a PackageInstaller (find_links, index_url, timeout, ...)
 
@@ -285,6 +289,55 @@ class WorkerProcess:
         finally:
             worker_end.close()
         worker.transport = transport
+        try:
+            ready = await worker.next_frame(timeout)
+        except TimeoutError:
+            ready = None
+        if ready is None or ready.get("op") != "ready":
+            await worker.kill()
+            detail = worker.take_stray().strip() or worker.protocol_error or "no output"
+            raise WorkerError(f"The worker did not start within {timeout}s: {detail[-2000:]}")
+        return worker
+
+    @classmethod
+    async def fork(
+        cls,
+        key: forking.TemplateKey,
+        request: dict[str, Any],
+        max_frame: int,
+        timeout: float,
+        max_values: int = DEFAULT_MAX_VALUES,
+    ) -> WorkerProcess:
+        """A worker forked from the host's template (see forking.py): the same channel as a
+        spawned one, over descriptors the host makes and hands to the template."""
+        loop = asyncio.get_running_loop()
+        worker = cls(max_frame, max_values)
+        host_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        host_end.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        host_end.setblocking(False)
+        frames_r, frames_w = os.pipe()
+        stray_r, stray_w = os.pipe()
+        status_r, status_w = os.pipe()
+        ours = [frames_w, stray_r, status_r]
+        try:
+            pid = await forking.fork_worker(
+                key, request, [frames_r, worker_end.fileno(), stray_w, status_w], timeout
+            )
+        except BaseException:
+            host_end.close()
+            for fd in ours:
+                os.close(fd)
+            raise
+        finally:
+            worker_end.close()
+            for fd in (frames_r, stray_w, status_w):
+                os.close(fd)
+        # The kernel stamps each write with its sender: only this pid is heard, from the start.
+        worker.peer_pid = pid
+        worker._attach(host_end)
+        transport = forking.ForkedTransport(loop, pid, _WorkerProtocol(worker))
+        worker.transport = cast(asyncio.SubprocessTransport, transport)
+        await transport.connect(frames_w, stray_r, status_r)
         try:
             ready = await worker.next_frame(timeout)
         except TimeoutError:
@@ -572,6 +625,8 @@ class WorkerProcess:
         code = self.transport.get_returncode() if self.transport is not None else None
         if code is None:
             return "it stopped answering"
+        if getattr(self.transport, "status_unknown", False):
+            return "it ended; how is unknown (the template that forked it had stopped)"
         if code < 0:
             try:
                 return f"killed by signal {signal.Signals(-code).name}"
@@ -620,6 +675,8 @@ class SubprocessExecutor(ExecutorBase):
         self._started = False
         self._closed = False
         self._notices: list[str] = []  # for the next result's stderr
+        self._fork_failed = False
+        self._fork_request: tuple[forking.TemplateKey, dict[str, Any]] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -703,7 +760,41 @@ class SubprocessExecutor(ExecutorBase):
             env.setdefault("MALLOC_ARENA_MAX", "2")  # fewer arenas: normal code fits the limit
         return env
 
+    def _forks(self) -> bool:
+        """Whether workers are forked from the host's template (else spawned, with a spare)."""
+        wanted = self.config.fork_template
+        if wanted is False or self._fork_failed:
+            return False
+        return forking.supported() and _PASSCRED
+
+    async def _fork(self) -> WorkerProcess:
+        if self._fork_request is None:  # the same for every worker of this executor
+            argv = self._worker_argv()
+            env = self._worker_env()
+            home = env.pop("HOME")  # per session, set after the fork; the rest is the template's
+            key = forking.worker_path_key(argv[0], WORKER_PATH, env)
+            cwd = self.config.cwd if self.config.cwd is not None else os.getcwd()
+            request = {"config": argv[-1], "home": home, "cwd": str(cwd), "argv0": str(WORKER_PATH)}
+            self._fork_request = key, request
+        key, request = self._fork_request
+        return await WorkerProcess.fork(
+            key,
+            request,
+            self.config.max_frame_bytes,
+            self.config.startup_timeout,
+            self.config.max_frame_values,
+        )
+
     async def _spawn(self) -> WorkerProcess:
+        if self.config.fork_template and not self._forks():
+            raise WorkerError("fork_template=True: forking workers needs Linux with pidfds (5.3+)")
+        if self._forks():
+            try:
+                return await self._fork()
+            except WorkerError:
+                if self.config.fork_template:
+                    raise
+                self._fork_failed = True  # no template here: spawn (and keep a spare) instead
         cwd = str(self.config.cwd) if self.config.cwd is not None else None
         return await WorkerProcess.spawn(
             # The worker dies with this process, whatever kills it (SIGTERM, SIGHUP, SIGKILL):
@@ -722,6 +813,9 @@ class SubprocessExecutor(ExecutorBase):
         return ()
 
     def _warm_spare(self) -> None:
+        # A forked worker is ready in about a millisecond: no spare interpreter is kept.
+        if self._forks():
+            return
         if self.config.warm_spare and self._spare is None and not self._closed:
             self._spare = asyncio.create_task(self._spawn())
 

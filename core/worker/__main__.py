@@ -3,12 +3,18 @@
 Launched by path, this file has no parent package, so it loads its own folder as a package
 under a private name (``-P`` keeps that folder off ``sys.path``: user code never imports our
 modules by accident). ``python -m py_code_mode.worker`` works too where the project is installed.
+With ``--template CONFIG`` it becomes the template that forks workers (see template.py).
 """
 
 import sys
 
 if __package__:  # python -m py_code_mode.worker
     from .process import main
+
+    def _template_main(argv: list[str]) -> int:
+        from .template import main as template_main
+
+        return template_main(argv)
 else:
     import importlib.util
     import os
@@ -24,6 +30,13 @@ else:
     sys.modules[_spec.name] = _package
     _spec.loader.exec_module(_package)
     main = importlib.import_module("_py_code_mode_worker.process").main
+
+    def _template_main(argv: list[str]) -> int:
+        return importlib.import_module("_py_code_mode_worker.template").main(argv)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--template"]:  # see template.py
+    sys.exit(_template_main(sys.argv))
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))
