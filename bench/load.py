@@ -36,7 +36,6 @@ import re
 import resource
 import secrets
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
