@@ -473,6 +473,9 @@ async def measure(server: Server, sessions: int, duration: float, interval: floa
         "memory_loaded": peak,
         "uss_per_session_mb": round((peak["uss_mb"] - idle["uss_mb"]) / max(1, up), 1),
         "server_cpu_pct": round(100 * server_cpu / wall, 1),
+        # The server tree's CPU per answered run (its read-back included): what a run costs
+        # the host whatever share of the CPU the server got on a shared machine.
+        "server_cpu_ms_per_run": round(1000 * server_cpu / max(1, tally.answered), 1),
         "loadgen_cpu_pct": round(100 * load_cpu / wall, 1),
         "host_cpu_pct": round(
             100 * (host1[0] - host0[0]) / max(1, host1[1] - host0[1]), 1
@@ -501,6 +504,7 @@ COLUMNS = [
     ("USS MB", None, "{}"),
     ("USS/session", "uss_per_session_mb", "{}"),
     ("srv CPU %", "server_cpu_pct", "{}"),
+    ("srv CPU ms/run", "server_cpu_ms_per_run", "{}"),
     ("gen CPU %", "loadgen_cpu_pct", "{}"),
     ("host CPU %", "host_cpu_pct", "{}"),
     ("leaked", "leaked_workers", "{}"),
