@@ -11,7 +11,8 @@ executor; token auth as in production). For every N of the curve and every serve
    the client checks the value (the session kept its state) and reads the artifact back
    through the server's own API (``load_artifact`` / ``GET /api/artifacts/{name}``);
 3. the clients leave (MCP ``DELETE``, ``DELETE /session``) and the server's worker processes
-   must exit (``leaked_workers`` counts those still alive after ``--settle`` seconds).
+   must exit: ``leaked_workers`` counts the agents' workers (each reports its pid) still
+   alive after ``--settle`` seconds, ``tree_processes_left`` what else stayed in the tree.
 
 Reported per N: runs sent/answered/correct, artifacts verified, p50/p99/max latency of a run
 and of the read-back, errors by kind, the server process tree's RSS, PSS and USS (from
@@ -61,7 +62,8 @@ def cell(run: int, name: str) -> str:
     return f"n += 1\nartifacts.save({name!r}, {{'run': {run}, 'n': n}})\nn"
 
 
-WARMUP = "n = 0\nn"
+# The first cell also names its worker, so that the benchmark can check it exits with its agent.
+WARMUP = "import os as _os\nn = 0\n_os.getpid()"
 
 
 # --- the server's process tree ---------------------------------------------------------------
@@ -89,6 +91,14 @@ def process_tree(root: int) -> list[int]:
         found.append(pid)
         todo.extend(tree.get(pid, []))
     return found
+
+
+def process_gone(pid: int) -> bool:
+    """Whether ``pid`` has exited (a zombie counts as gone)."""
+    try:
+        return "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
 
 
 def cpu_ticks(pid: int) -> tuple[int, int]:
@@ -334,6 +344,7 @@ class Tally:
     run_s: list[float] = field(default_factory=list)
     read_s: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
+    worker_pids: list[int] = field(default_factory=list)
     setup_errors: Counter[str] = field(default_factory=Counter)
 
 
@@ -359,7 +370,9 @@ async def agent(
     try:
         async with client.session():
             try:
-                await asyncio.wait_for(client.run(WARMUP), REQUEST_TIMEOUT)
+                pid = await asyncio.wait_for(client.run(WARMUP), REQUEST_TIMEOUT)
+                if isinstance(pid, int):
+                    tally.worker_pids.append(pid)
             except Exception as exc:
                 tally.setup_errors[_kind(exc)] += 1
                 return
@@ -444,10 +457,16 @@ async def measure(server: Server, sessions: int, duration: float, interval: floa
     server_cpu = cpu.stop()
     host1, self1 = host_cpu(), resource.getrusage(resource.RUSAGE_SELF)
     load_cpu = (self1.ru_utime + self1.ru_stime) - (self0.ru_utime + self0.ru_stime)
-    # Sessions must not outlive their clients: wait for the tree to shrink back.
+    # Sessions must not outlive their clients: each agent's worker must exit; then the tree
+    # should shrink back (a host-wide helper, such as a worker template, may stay).
     deadline = time.monotonic() + settle
+    while (alive := [p for p in tally.worker_pids if not process_gone(p)]) and (
+        time.monotonic() < deadline
+    ):
+        await asyncio.sleep(0.5)
+    shrink_by = min(deadline, time.monotonic() + 5)
     while (left := memory(root)["processes"] - idle["processes"]) > 0:
-        if time.monotonic() > deadline:
+        if time.monotonic() > shrink_by:
             break
         await asyncio.sleep(0.5)
     return {
@@ -480,7 +499,8 @@ async def measure(server: Server, sessions: int, duration: float, interval: floa
         "host_cpu_pct": round(
             100 * (host1[0] - host0[0]) / max(1, host1[1] - host0[1]), 1
         ),  # of all cores
-        "leaked_workers": max(0, left),
+        "leaked_workers": len(alive),
+        "tree_processes_left": max(0, left),
         "nothing_lost": tally.sent == tally.answered == tally.correct == tally.artifacts_verified
         and up == sessions
         and not tally.errors,

@@ -26,6 +26,6 @@ def test_load_benchmark_answers_every_run_and_reads_back_every_artifact(tmp_path
         assert row["runs_sent"] == row["runs_answered"] == row["runs_correct"], row
         assert row["artifacts_verified"] == row["runs_sent"], row
         assert row["errors"] == {} and row["setup_errors"] == {}, row
-        assert row["leaked_workers"] == 0, row
+        assert row["leaked_workers"] == 0, row  # each agent's worker exited when it left
         # Each agent's worker was in the server's tree while it ran.
         assert row["memory_loaded"]["processes"] > row["memory_idle_server"]["processes"], row
