@@ -189,10 +189,12 @@ class _Schema:
 
 
 def _schema_key(op: Operation) -> tuple[Any, ...]:
-    """What an operation's schema is made from: its arguments model, or a skill's own schema
-    (as JSON text: a skill saved again with another signature gets a new key)."""
-    own = None if op.schema is None else json.dumps(op.schema, sort_keys=True, default=str)
-    return (op.name, op.args_model, own)
+    """What an operation's schema is made from: a skill's own schema (as JSON text: a skill
+    saved again with another signature gets a new key; its arguments model is made afresh at
+    each re-read, so it cannot be the key), else its arguments model."""
+    if op.schema is not None:
+        return (op.name, json.dumps(op.schema, sort_keys=True, default=str))
+    return (op.name, op.args_model)
 
 
 T = TypeVar("T")
@@ -211,6 +213,8 @@ class _Latest(Generic[T]):
     async def get(self) -> T:
         if self._next is None:
             self._next = asyncio.get_running_loop().create_task(self._after(self._running))
+            # Its callers may all be cancelled: never leave its failure unread.
+            self._next.add_done_callback(_read_outcome)
         # Shielded: one caller's cancellation must not cancel the read the others share.
         return await asyncio.shield(self._next)
 

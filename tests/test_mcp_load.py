@@ -68,6 +68,10 @@ async def test_calls_do_not_rebuild_tool_schemas_until_the_tools_change(
         assert texts(await client.call_tool("double", {"n": 21})) == "42"
         refused = await client.call_tool("double", {"n": "x"})
         assert refused.is_error and "invalid arguments for double" in texts(refused)
+        schema_builds.clear()
+        for _ in range(3):  # the skill's tool too is built once, not at every re-read
+            await client.call_tool("run_code", {"code": "x"})
+        assert schema_builds == []
     await server.close()
 
 
