@@ -28,9 +28,9 @@ import ipaddress
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote, unquote
 
 from jsonschema import Draft202012Validator
@@ -179,11 +179,50 @@ class _Client:
     artifacts_seen: Any = None
 
 
-def _fingerprint_tools(ops: Iterable[Operation]) -> tuple[Any, ...]:
-    return tuple(
-        (op.name, op.description, json.dumps(op.input_schema(), sort_keys=True, default=str))
-        for op in ops
-    )
+@dataclass(frozen=True)
+class _Schema:
+    """An operation's input schema, built once: as listed, as compared, as checked."""
+
+    listed: dict[str, Any]
+    text: str
+    validator: Any
+
+
+def _schema_key(op: Operation) -> tuple[Any, ...]:
+    """What an operation's schema is made from: a skill's own schema (as JSON text: a skill
+    saved again with another signature gets a new key; its arguments model is made afresh at
+    each re-read, so it cannot be the key), else its arguments model."""
+    if op.schema is not None:
+        return (op.name, json.dumps(op.schema, sort_keys=True, default=str))
+    return (op.name, op.args_model)
+
+
+T = TypeVar("T")
+
+
+class _Latest(Generic[T]):
+    """Re-reads shared by concurrent callers: each caller gets the result of a read that began
+    after it asked, but callers arriving while one read runs share the single next one, so
+    any number of clients cost at most one read running and one waiting (not one each)."""
+
+    def __init__(self, read: Callable[[], Awaitable[T]]) -> None:
+        self._read = read
+        self._running: asyncio.Task[T] | None = None
+        self._next: asyncio.Task[T] | None = None
+
+    async def get(self) -> T:
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_task(self._after(self._running))
+            # Its callers may all be cancelled: never leave its failure unread.
+            self._next.add_done_callback(_read_outcome)
+        # Shielded: one caller's cancellation must not cancel the read the others share.
+        return await asyncio.shield(self._next)
+
+    async def _after(self, before: asyncio.Task[T] | None) -> T:
+        if before is not None:
+            await asyncio.wait([before])
+        self._running, self._next = self._next, None
+        return await self._read()
 
 
 def _fingerprint_artifacts(listed: Iterable[dict[str, Any]]) -> tuple[Any, ...]:
@@ -234,7 +273,7 @@ class _SDKServer(MCPServer):
             Tool(
                 name=op.name,
                 description=op.description,
-                input_schema=op.input_schema(),
+                input_schema=self._owner.schema_of(op).listed,
                 annotations=annotations_for(op),
             )
             for op in self._owner.offered.values()
@@ -362,11 +401,14 @@ class CodeModeMCPServer:
         self._clients: dict[str, _Client] = {}
         self._expired: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._closing: set[asyncio.Task[None]] = set()
-        self._refresh_lock = asyncio.Lock()
+        # After every call the skills and the artifacts are re-read (to tell clients what
+        # changed); concurrent calls share those reads, and schemas are built once per tool.
+        self._skills_read: _Latest[None] = _Latest(self._reread_skills)
+        self._artifacts_read: _Latest[tuple[Any, ...]] = _Latest(self._reread_artifacts)
+        self._schemas: dict[tuple[Any, ...], _Schema] = {}
         # A never-started Session serves listings that only need the storage.
         self.browser = session_factory()
         self.offered: dict[str, Operation] = {}
-        self._validators: dict[str, Any] = {}
         self._offered_print: tuple[Any, ...] = ()
         self._set_offered(
             offered_operations(
@@ -496,16 +538,29 @@ class CodeModeMCPServer:
 
     # --- tools -------------------------------------------------------------------------------
 
+    def schema_of(self, op: Operation) -> _Schema:
+        """``op``'s input schema, built on first use (pydantic's JSON schema generation is
+        far too slow to repeat after every call, which the server once did)."""
+        key = _schema_key(op)
+        schema = self._schemas.get(key)
+        if schema is None:
+            listed = op.input_schema()
+            text = json.dumps(listed, sort_keys=True, default=str)
+            schema = self._schemas[key] = _Schema(listed, text, _validator(listed))
+        return schema
+
     def _set_offered(self, ops: list[Operation]) -> None:
+        schemas = {_schema_key(op): self.schema_of(op) for op in ops}
+        self._schemas = schemas  # forget the schemas of tools no longer offered
         self.offered = {op.name: op for op in ops}
-        self._offered_print = _fingerprint_tools(ops)
-        self._validators = {op.name: _validator(op.input_schema()) for op in ops}
+        self._offered_print = tuple(
+            (op.name, op.description, schemas[_schema_key(op)].text) for op in ops
+        )
 
     def schema_problem(self, op: Operation, arguments: dict[str, Any]) -> str | None:
         """Why ``arguments`` do not match the input schema the tool declares (None if they
         do): clients are held to what ``tools/list`` promised, skills' schemas included."""
-        validator = self._validators.get(op.name) or _validator(op.input_schema())
-        error = best_match(validator.iter_errors(arguments))
+        error = best_match(self.schema_of(op).validator.iter_errors(arguments))
         if error is None:
             return None
         where = ".".join(str(p) for p in error.absolute_path) or "arguments"
@@ -515,16 +570,25 @@ class CodeModeMCPServer:
         """Re-read the saved skills into the offered tools (storage work, in a thread)."""
         if not self._skills_as_tools or self._read_only:
             return
-        async with self._refresh_lock:
-            ops = await asyncio.to_thread(
-                offered_operations,
-                self.browser,
-                self._operations,
-                read_only=self._read_only,
-                skills_as_tools=self._skills_as_tools,
-                max_skill_tools=self._max_skill_tools,
-            )
-            self._set_offered(ops)
+        await self._skills_read.get()
+
+    async def _reread_skills(self) -> None:
+        ops = await asyncio.to_thread(
+            offered_operations,
+            self.browser,
+            self._operations,
+            read_only=self._read_only,
+            skills_as_tools=self._skills_as_tools,
+            max_skill_tools=self._max_skill_tools,
+        )
+        self._set_offered(ops)
+
+    async def _reread_artifacts(self) -> tuple[Any, ...]:
+        """The artifacts' fingerprint, read in a thread (the storage may be slow or large)."""
+        store = self.browser.storage.get_artifact_store()
+        return await asyncio.to_thread(
+            lambda: _fingerprint_artifacts(a.to_dict() for a in store.list())
+        )
 
     async def call(
         self, op: Operation, arguments: dict[str, Any] | None, ctx: Context | None
@@ -569,7 +633,7 @@ class CodeModeMCPServer:
         call may change them: code saves artifacts and skills, a long result is spilled)."""
         try:
             await self.refresh_tools()
-            artifacts = _fingerprint_artifacts(await self.browser.list_artifacts())
+            artifacts = await self._artifacts_read.get()
         except Exception:
             log.warning("could not re-read skills and artifacts", exc_info=True)
             return
