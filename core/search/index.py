@@ -237,7 +237,7 @@ class HybridIndex:
         self._fts_ready = False
         self._suspect = False  # a query found the table corrupt: the next sync checks it
         # (table version, names, unit vectors) for exact search in memory; None: read it again
-        self._matrix: tuple[int, list[str], Any] | None = None
+        self._matrix: tuple[int, list[str] | None, Any] | None = None
         self._lock = threading.RLock()
 
     # --- opening -----------------------------------------------------------------------------
@@ -587,14 +587,17 @@ class HybridIndex:
         version = table.version
         if self._matrix is None or self._matrix[0] != version:
             if table.count_rows() > ANN_THRESHOLD:
-                return None
-            data = table.search().select(["name", "vector"]).limit(None).to_arrow()
-            names = data["name"].to_pylist()
-            flat = data["vector"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
-            matrix = np.array(flat, dtype=np.float32).reshape(len(names), self.embedder.dim)
-            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-            matrix /= np.where(norms == 0, 1.0, norms)
-            self._matrix = (version, names, matrix)
+                self._matrix = (version, None, None)  # too many rows: lance answers
+            else:
+                data = table.search().select(["name", "vector"]).limit(None).to_arrow()
+                names = data["name"].to_pylist()
+                flat = data["vector"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
+                matrix = np.array(flat, dtype=np.float32).reshape(len(names), self.embedder.dim)
+                norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+                matrix /= np.where(norms == 0, 1.0, norms)
+                self._matrix = (version, names, matrix)
+        if self._matrix[1] is None:
+            return None
         return self._matrix[1], self._matrix[2]
 
     @staticmethod
