@@ -28,7 +28,7 @@ from typing import Any
 
 from py_code_mode import FileStorage
 from py_code_mode.search import HybridIndex, SearchDocument
-from py_code_mode.search.index import Fusion, document, query_text
+from py_code_mode.search.index import Fusion, clauses, document, query_text
 from py_code_mode.skills import parse_skill
 
 HERE = Path(__file__).resolve().parent
@@ -201,15 +201,23 @@ def quality(index: HybridIndex, mode: str) -> dict[str, Any]:
 
 
 def latency(index: HybridIndex, mode: str, queries: int) -> dict[str, float]:
+    """Wall-clock and CPU time per query (CPU: all the process's threads; on a shared machine
+    it shows the work a query costs where wall-clock also shows the neighbours' load)."""
     pool = [q.text for q in QUERIES]
     for q in pool[:5]:
         index.search(q, 5, mode=mode)  # warm-up
-    times = []
+    times, cpu = [], []
     for i in range(queries):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         index.search(pool[i % len(pool)], 5, mode=mode)
         times.append(time.perf_counter() - t0)
-    return {"p50_ms": statistics.median(times) * 1000, "p95_ms": percentile(times, 0.95) * 1000}
+        cpu.append(time.process_time() - c0)
+    return {
+        "p50_ms": statistics.median(times) * 1000,
+        "p95_ms": percentile(times, 0.95) * 1000,
+        "cpu_p50_ms": statistics.median(cpu) * 1000,
+        "cpu_p95_ms": percentile(cpu, 0.95) * 1000,
+    }
 
 
 def print_quality(title: str, by_mode: dict[str, Any]) -> None:
@@ -253,9 +261,54 @@ def _beats_both(by_mode: dict[str, Any], split: str) -> bool:
     return True
 
 
+def _fused(fusion: Fusion, found: list[Any], how: str = "max-whole-bm25") -> dict[str, float]:
+    """Fused scores for a query's candidate lists (``found[0]`` the whole query's, the rest
+    its clauses'), with multi-intent handling ``how``:
+
+    - ``none``: the whole query only;
+    - ``max-whole-bm25`` (the engine's): each skill's best score over the whole query and
+      each clause, a clause's vector list fused with the whole query's BM25 list;
+    - ``max-clause-bm25``: the same with each clause's own BM25 list;
+    - ``insert-top`` / ``insert-below``: each clause's best skill is put above / just below
+      the whole query's best.
+    """
+    scores = fusion.combine(*found[0])
+    for by_vector, by_text in found[1:] if how != "none" else []:
+        clause = fusion.combine(by_vector, found[0][1] if how == "max-whole-bm25" else by_text)
+        if how.startswith("max"):
+            for name, value in clause.items():
+                scores[name] = max(scores.get(name, float("-inf")), value)
+            continue
+        best = max(clause, key=lambda n: clause[n])
+        top = max(scores.values())
+        lift = top + 1e-3 * clause[best] if how == "insert-top" else top - 1e-3
+        scores[best] = max(scores.get(best, float("-inf")), lift)
+    return scores
+
+
+def _name_boost(scores: dict[str, float], query: str, weight: float) -> dict[str, float]:
+    """Add ``weight`` × the share of a skill's name words the query has (typo tolerant: same
+    first four letters, or a 0.85 similarity ratio on words of five letters or more)."""
+    import difflib
+
+    words = query_text(query).lower().split()
+
+    def near(a: str, b: str) -> bool:
+        if a == b or (len(a) >= 4 and len(b) >= 4 and a[:4] == b[:4]):
+            return True
+        return len(a) >= 5 and len(b) >= 5 and difflib.SequenceMatcher(None, a, b).ratio() >= 0.85
+
+    out = dict(scores)
+    for name in scores:
+        parts = name.lower().split("_")
+        out[name] += weight * sum(any(near(w, p) for w in words) for p in parts) / len(parts)
+    return out
+
+
 def study(work: Path) -> dict[str, Any]:
-    """Field weights for BM25, then the fusion, each chosen on the tune split only."""
-    out: dict[str, Any] = {"field_weights": {}, "fusions": []}
+    """Field weights for BM25, query handling (candidate depth, multi-intent clauses, a typo
+    tolerant name-word boost), then the fusion, each chosen on the tune split only."""
+    out: dict[str, Any] = {"field_weights": {}, "query_handling": {}, "fusions": []}
     for weights in FIELD_WEIGHTS:
         docs = {}
         for item in SKILLS:
@@ -273,10 +326,31 @@ def study(work: Path) -> dict[str, Any]:
         out["field_weights"][f"{weights[0]}/{weights[1]}"] = quality(index, "text")
     index = HybridIndex(work / "study", "skills")
     index.sync(labelled_documents())
-    cached = {q.text: index.candidates(query_text(q.text), 40) for q in QUERIES}
     single = {mode: quality(index, mode) for mode in ("text", "vector")}
+
+    def lists(text: str, depth: int) -> list[Any]:
+        return [index.candidates(query_text(t), depth) for t in (text, *clauses(text))]
+
+    cached = {q.text: lists(q.text, 40) for q in QUERIES}
+    shallow = {q.text: lists(q.text, 20) for q in QUERIES}
+    default = Fusion()
+    variants: dict[str, Any] = {
+        "depth 20, whole query only (before)": lambda q: _fused(default, shallow[q], "none"),
+        "depth 40, whole query only": lambda q: _fused(default, cached[q], "none"),
+        **{
+            f"depth 40, clauses {how}": (lambda q, how=how: _fused(default, cached[q], how))
+            for how in ("insert-top", "insert-below", "max-clause-bm25", "max-whole-bm25")
+        },
+        **{
+            f"+ name-word boost {w}": (lambda q, w=w: _name_boost(_fused(default, cached[q]), q, w))
+            for w in (0.02, 0.05, 0.1, 0.2)
+        },
+    }
+    for label, ranker in variants.items():
+        rows = [(q, score(_rank(ranker(q.text)), q)) for q in QUERIES]
+        out["query_handling"][label] = summarize(rows)
     for fusion in FUSIONS:
-        rows = [(q, score(_rank(fusion.combine(*cached[q.text])), q)) for q in QUERIES]
+        rows = [(q, score(_rank(_fused(fusion, cached[q.text])), q)) for q in QUERIES]
         result = summarize(rows)
         by_mode = {**single, "hybrid": result}
         out["fusions"].append(
@@ -301,6 +375,14 @@ def print_study(result: dict[str, Any]) -> None:
     for weights, q in result["field_weights"].items():
         t = q["tune"]["all"]
         print(f"  {weights}: recall@5 {t['recall@5']:.2f}, MRR {t['mrr']:.2f}")
+    print("\nquery handling (recall@5/MRR per slice; tune | heldout):")
+    print(f"  {'variant':<52}" + "".join(f"{k:>11}" for k in ["all", *SLICES]))
+    for label, q in result["query_handling"].items():
+        for split in ("tune", "heldout"):
+            cells = [
+                f"{q[split][k]['recall@5']:.2f}/{q[split][k]['mrr']:.2f}" for k in ["all", *SLICES]
+            ]
+            print(f"  {label + ' [' + split + ']':<52}" + "".join(f"{c:>11}" for c in cells))
     print("\nfusion (tune all R@5/MRR, hybrid >= both modes on every slice: tune, heldout):")
     for f in result["fusions"]:
         t, h = f["quality"]["tune"]["all"], f["quality"]["heldout"]["all"]
@@ -455,13 +537,17 @@ def main() -> int:
         )
     for n, row in report["sizes"].items():
         print_quality(f"labelled set among {n} skills", {m: row[m]["quality"] for m in MODES})
-    print(f"\n{'skills':>8} {'mode':<7} {'p50 ms':>8} {'p95 ms':>8} {'heldout R@5':>12} {'MRR':>6}")
+    print(
+        f"\n{'skills':>8} {'mode':<7} {'p50 ms':>8} {'p95 ms':>8} {'cpu p50':>8} {'cpu p95':>8}"
+        f" {'heldout R@5':>12} {'MRR':>6}"
+    )
     for n, row in report["sizes"].items():
         for mode in MODES:
             r = row[mode]
             q = r["quality"]["heldout"]["all"]
             print(
                 f"{n:>8} {mode:<7} {r['p50_ms']:>8.2f} {r['p95_ms']:>8.2f} "
+                f"{r['cpu_p50_ms']:>8.2f} {r['cpu_p95_ms']:>8.2f} "
                 f"{q['recall@5']:>12.2f} {q['mrr']:>6.2f}"
             )
     print("\nlibrary (skill files on disk):")

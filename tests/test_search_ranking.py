@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+import select
+import signal
 import statistics
 import sys
 from pathlib import Path
@@ -33,22 +36,83 @@ def _metrics(index: HybridIndex, queries: list, mode: str) -> dict[str, dict[str
     }
 
 
-def test_hybrid_is_at_least_as_good_as_either_mode_on_every_slice(tmp_path: Path) -> None:
-    # The tuning split of the benchmark's labelled set: fixed, and what the fusion was chosen on.
+def _labelled_set() -> tuple[list, list]:
     sys.path.insert(0, str(BENCH))
     try:
         from search_set import QUERIES, SKILLS
     finally:
         sys.path.remove(str(BENCH))
-    index = HybridIndex(tmp_path / "index", "skills")
-    index.sync({s.name: parse_skill(s.name, s.source)[0].search_document() for s in SKILLS})
-    queries = [q for q in QUERIES if q.split == "tune"]
-    by_mode = {mode: _metrics(index, queries, mode) for mode in ("text", "vector", "hybrid")}
+    return SKILLS, QUERIES
+
+
+@pytest.fixture(scope="module")
+def set_index(tmp_path_factory: pytest.TempPathFactory) -> HybridIndex:
+    skills, _ = _labelled_set()
+    index = HybridIndex(tmp_path_factory.mktemp("set") / "index", "skills")
+    index.sync({s.name: parse_skill(s.name, s.source)[0].search_document() for s in skills})
+    return index
+
+
+@pytest.mark.parametrize("split", ["tune", "heldout"])
+def test_hybrid_is_at_least_as_good_as_either_mode_on_every_slice(
+    set_index: HybridIndex, split: str
+) -> None:
+    # The benchmark's labelled set, fixed: the fusion was chosen on "tune"; "heldout" keeps
+    # the claim honest on skills and queries the choice never saw.
+    _, queries = _labelled_set()
+    queries = [q for q in queries if q.split == split]
+    by_mode = {mode: _metrics(set_index, queries, mode) for mode in ("text", "vector", "hybrid")}
     for kind, hybrid in by_mode["hybrid"].items():
         for metric in ("recall@5", "mrr"):
             best = max(by_mode[m][kind][metric] for m in ("text", "vector"))
             assert hybrid[metric] >= best - 1e-9, (kind, metric, by_mode)
-    assert by_mode["hybrid"]["all"]["recall@5"] >= 0.95
+    assert by_mode["hybrid"]["all"]["recall@5"] >= 0.92
+
+
+def test_a_request_for_two_things_finds_both(set_index: HybridIndex) -> None:
+    _, queries = _labelled_set()
+    multi = [q for q in queries if q.kind == "multi"]
+    assert len(multi) >= 20
+    for q in multi:
+        top = [n for n, _ in set_index.search(q.text, 5)]
+        assert set(q.relevant) <= set(top), (q.text, q.relevant, top)
+        assert top[0] in q.relevant, (q.text, top)
+
+
+def test_the_in_memory_vector_scan_ranks_like_lance(set_index: HybridIndex) -> None:
+    # The exact scan in numpy replaces lance's flat scan below the ANN threshold: same order.
+    table = set_index._open()
+    for text in ("how popular is this project on github", "turn a png into a jpeg"):
+        ours = [n for n, _ in set_index.candidates(text, 10, full_text=False)[0]]
+        vector = set_index.embedder.embed([text])[0]
+        lance = table.search(vector, vector_column_name="vector").metric("cosine").limit(10)
+        assert ours == lance.to_arrow()["name"].to_pylist()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_can_search(set_index: HybridIndex) -> None:
+    # The search thread pool is made per process: a child forked after a search in the
+    # parent must not wait on the parent's threads.
+    assert set_index.search("send an email", 1)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: answer through the pipe, never return into pytest
+        try:
+            os.close(read)
+            os.write(write, set_index.search("send an email", 1)[0][0].encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    ready: list[int] = []
+    try:
+        ready, _, _ = select.select([read], [], [], 60)
+        assert ready, "the forked child's search did not answer within 60 s"
+        assert os.read(read, 100).decode() == "send_email"
+    finally:
+        os.close(read)
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
 
 
 @pytest.fixture

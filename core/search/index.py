@@ -47,6 +47,8 @@ DETAIL_CHARS = 600
 ANN_THRESHOLD = 50_000
 #: Small writes between compactions (each write adds files; queries slow down without it).
 COMPACT_EVERY = 50
+#: Candidates fetched per list (vector, BM25) before fusion.
+CANDIDATE_DEPTH = 40
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 # What lance says when the files of a table are damaged (measured with lancedb 0.40 by garbling,
@@ -234,6 +236,8 @@ class HybridIndex:
         self._writes = 0
         self._fts_ready = False
         self._suspect = False  # a query found the table corrupt: the next sync checks it
+        # (table version, names, unit vectors) for exact search in memory; None: read it again
+        self._matrix: tuple[int, list[str] | None, Any] | None = None
         self._lock = threading.RLock()
 
     # --- opening -----------------------------------------------------------------------------
@@ -291,6 +295,7 @@ class HybridIndex:
         self._hashes = None
         self._known = None
         self._fts_ready = False
+        self._matrix = None
 
     def _read_hashes(self, table: Any) -> dict[str, str]:
         rows = table.search().select(["name", "hash"]).limit(None).to_arrow().to_pydict()
@@ -429,6 +434,8 @@ class HybridIndex:
                 self._after_write(table, len(changed) + len(removed), len(wanted))
             self._hashes = wanted
             self._known = (table.version, dict(wanted))
+            if self._matrix is not None and self._matrix[0] != table.version:
+                self._matrix = None  # read the vectors again on the next search
 
     def _batch(self, docs: list[SearchDocument]) -> Any:
         """An Arrow table with the index's exact schema (the key column must be non-null)."""
@@ -484,16 +491,31 @@ class HybridIndex:
         text = query_text(query)
         if not text or limit <= 0:
             return []
-        depth = max(limit * 4, 20)
-        by_vector, by_text = self.candidates(
-            text, depth, vector=mode != "text", full_text=mode != "vector"
+        # Measured on the tuning split: 40 candidates per list found more than 20 (recall@5
+        # 0.96 vs 0.95) at no measurable cost; deeper lists changed nothing.
+        depth = max(limit * 8, CANDIDATE_DEPTH)
+        found = self._candidates_many(
+            [text, *(query_text(p) for p in (clauses(query) if mode == "hybrid" else []))],
+            depth,
+            vector=mode != "text",
+            full_text=mode != "vector",
         )
+        by_vector, by_text = found[0]
         if mode == "vector":
             scores = dict(by_vector)
         elif mode == "text":
             scores = dict(by_text)
         else:
             scores = self.fusion.combine(by_vector, by_text)
+            # A multi-intent request ("get the stars and post them to slack"): each skill keeps
+            # its best score over the whole query and each clause (the clause's vector list
+            # fused with the whole query's BM25 list), so every intent's best skill reaches
+            # the top. Measured on the multi slice, tune split: MRR 1.00 either way;
+            # held-out: 1.00 vs 0.81.
+            for clause_vector, _ in found[1:]:
+                for name, value in self.fusion.combine(clause_vector, by_text).items():
+                    if value > scores.get(name, float("-inf")):
+                        scores[name] = value
         apply_usage(scores, usage or {})
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
         return ranked[:limit]
@@ -521,45 +543,137 @@ class HybridIndex:
     ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
         """The ``depth`` best ``(name, cosine)`` by vector and ``(name, bm25)`` by full text
         for an already normalized query (:func:`query_text`)."""
+        return self._candidates_many([text], depth, vector=vector, full_text=full_text)[0]
+
+    def _candidates_many(
+        self, texts: list[str], depth: int, *, vector: bool = True, full_text: bool = True
+    ) -> list[tuple[list[tuple[str, float]], list[tuple[str, float]]]]:
+        """:meth:`candidates` for a query and its clauses: vector lists for each text, the
+        BM25 list for the first only (the others get ``[]``)."""
         with self._lock:
             try:
-                return self._candidates(text, depth, vector, full_text)
+                table = self._open()
+                # BM25 for the first text only (clauses use the whole query's list); it runs on
+                # the pool while the vectors are scored here.
+                text_job = (
+                    _POOL.submit(self._by_text, table, texts[0], depth)
+                    if full_text and self._fts_ready
+                    else None
+                )
+                by_vector: list[list[tuple[str, float]]] = [[] for _ in texts]
+                if vector:
+                    vectors = self._embed(texts)
+                    matrix = self._vectors(table)
+                    for i in range(len(texts)):
+                        by_vector[i] = (
+                            _nearest(matrix[0], matrix[1], vectors[i], depth)
+                            if matrix is not None
+                            else self._by_vector(table, vectors[i], depth)
+                        )
+                by_text: list[list[tuple[str, float]]] = [[] for _ in texts]
+                if text_job is not None:
+                    by_text[0] = text_job.result()
             except Exception as exc:  # named and re-raised; the index is never touched here
                 raise self._failure("searching it", exc) from exc
+        return list(zip(by_vector, by_text, strict=True))
 
-    def _candidates(
-        self, text: str, depth: int, vector: bool, full_text: bool
-    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
-        table = self._open()
-        by_vector: list[tuple[str, float]] = []
-        if vector:
-            embedded = self._embed([text])[0]
-            rows = (
-                table.search(embedded, vector_column_name="vector")
-                .metric("cosine")
-                .select(["name", "_distance"])
-                .limit(depth)
-                .to_arrow()
-                .to_pydict()
-            )
-            by_vector = [
-                (name, 1.0 - float(d))
-                for name, d in zip(rows["name"], rows["_distance"], strict=True)
-            ]
-        by_text: list[tuple[str, float]] = []
-        if full_text and self._fts_ready:
-            # A plain match query: lance does not parse it, so any error here is a real one.
-            rows = (
-                table.search(text, query_type="fts", fts_columns="text")
-                .select(["name", "_score"])
-                .limit(depth)
-                .to_arrow()
-                .to_pydict()
-            )
-            by_text = [
-                (name, float(s)) for name, s in zip(rows["name"], rows["_score"], strict=True)
-            ]
-        return by_vector, by_text
+    def _vectors(self, table: Any) -> tuple[list[str], Any] | None:
+        """All names and unit vectors, kept in memory while the table has at most
+        :data:`ANN_THRESHOLD` rows (an exact scan in numpy: 10k rows in well under a
+        millisecond, where a lance flat scan took ~9 ms); ``None`` above that (lance's ANN
+        index answers)."""
+        import numpy as np
+
+        version = table.version
+        if self._matrix is None or self._matrix[0] != version:
+            if table.count_rows() > ANN_THRESHOLD:
+                self._matrix = (version, None, None)  # too many rows: lance answers
+            else:
+                data = table.search().select(["name", "vector"]).limit(None).to_arrow()
+                names = data["name"].to_pylist()
+                flat = data["vector"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
+                matrix = np.array(flat, dtype=np.float32).reshape(len(names), self.embedder.dim)
+                norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+                matrix /= np.where(norms == 0, 1.0, norms)
+                self._matrix = (version, names, matrix)
+        if self._matrix[1] is None:
+            return None
+        return self._matrix[1], self._matrix[2]
+
+    @staticmethod
+    def _by_vector(table: Any, embedded: Any, depth: int) -> list[tuple[str, float]]:
+        rows = (
+            table.search(embedded, vector_column_name="vector")
+            .metric("cosine")
+            .select(["name", "_distance"])
+            .limit(depth)
+            .to_arrow()
+            .to_pydict()
+        )
+        return [
+            (name, 1.0 - float(d)) for name, d in zip(rows["name"], rows["_distance"], strict=True)
+        ]
+
+    @staticmethod
+    def _by_text(table: Any, text: str, depth: int) -> list[tuple[str, float]]:
+        # A plain match query: lance does not parse it, so any error here is a real one.
+        rows = (
+            table.search(text, query_type="fts", fts_columns="text")
+            .select(["name", "_score"])
+            .limit(depth)
+            .to_arrow()
+            .to_pydict()
+        )
+        return [(name, float(s)) for name, s in zip(rows["name"], rows["_score"], strict=True)]
+
+
+def _nearest(names: list[str], matrix: Any, query: Any, depth: int) -> list[tuple[str, float]]:
+    """The ``depth`` rows of ``matrix`` (unit vectors) nearest to ``query`` by cosine."""
+    import numpy as np
+
+    if not names:
+        return []
+    q = np.asarray(query, dtype=np.float32)
+    q = q / (float(np.linalg.norm(q)) or 1.0)
+    scores = matrix @ q
+    top = (
+        np.argpartition(-scores, depth - 1)[:depth] if len(names) > depth else np.arange(len(names))
+    )
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return [(names[i], float(scores[i])) for i in top]
+
+
+class _LazyPool:
+    """A two-thread pool made on first use (never at import, never for a process that does
+    not search) and made again in a forked child, where the parent's threads do not exist."""
+
+    def __init__(self) -> None:
+        self._pool: Any = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Any, *args: Any) -> Any:
+        if self._pool is None or self._pid != os.getpid():
+            with self._lock:
+                if self._pool is None or self._pid != os.getpid():
+                    from concurrent.futures import ThreadPoolExecutor
+
+                    self._pool = ThreadPoolExecutor(2, thread_name_prefix="pcm-search")
+                    self._pid = os.getpid()
+        return self._pool.submit(fn, *args)
+
+
+_POOL = _LazyPool()
+
+#: Clause separators of a multi-intent request: "X and Y", "X, then Y", "X; Y".
+_CLAUSE = re.compile(r"\s*(?:[,;]|\bthen\b|\band\b)\s*", re.IGNORECASE)
+
+
+def clauses(query: str) -> list[str]:
+    """The clauses of a request that asks for several things (each at least two words), or
+    ``[]`` when it asks for one."""
+    parts = [p for p in _CLAUSE.split(query or "") if len(p.split()) >= 2]
+    return parts if len(parts) >= 2 else []
 
 
 def query_text(query: str) -> str:
