@@ -46,8 +46,12 @@ def source_root() -> Path | None:
     return None
 
 
-def _checkout_files(root: Path) -> list[tuple[str, Path]]:
-    files = [("pyproject.toml", root / "pyproject.toml"), ("README.md", root / "README.md")]
+def _checkout_files(root: Path, readme: bool = True) -> list[tuple[str, Path]]:
+    """What a wheel is built from (the README, its long description, only when asked: a docs
+    edit need not make the image stale)."""
+    files = [("pyproject.toml", root / "pyproject.toml")]
+    if readme:
+        files.append(("README.md", root / "README.md"))
     for folder in ("core", "integrations"):
         files += [
             (p.relative_to(root).as_posix(), p)
@@ -161,7 +165,7 @@ def source_digest(root: Path | None = None) -> str:
     package) — of the checkout (``root``, else the one running) or of the installed
     distribution."""
     root = root or source_root()
-    files = _checkout_files(root) if root is not None else _installed_files()
+    files = _checkout_files(root, readme=False) if root is not None else _installed_files()
     digest = hashlib.sha256()
     for name, path in files:
         digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
