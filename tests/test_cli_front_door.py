@@ -208,3 +208,25 @@ async def test_the_mcp_server_reports_the_package_version(tmp_path: Path) -> Non
     async with Client(params, mode="legacy") as client:
         assert client.server_info is not None
         assert client.server_info.version == __version__ != ""
+
+
+def _path_without_docker(tmp_path: Path) -> str:
+    """A PATH with this Python but no docker client."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").symlink_to(PY)
+    return str(bin_dir)
+
+
+def test_container_build_without_docker_is_one_line(tmp_path: Path) -> None:
+    proc = cli("container", "build", env={**os.environ, "PATH": _path_without_docker(tmp_path)})
+    one_line_error(proc, "docker client is not installed")
+
+
+def test_container_build_with_the_daemon_down_is_one_line(tmp_path: Path) -> None:
+    from conftest import require
+
+    require("docker")  # the client, talking to a daemon that is not there
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path / 'no-daemon.sock'}"}
+    proc = cli("container", "build", "--image", "pcm-never-built:test", env=env)
+    one_line_error(proc, "Docker daemon is not running")

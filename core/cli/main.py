@@ -140,6 +140,38 @@ async def _run(args: argparse.Namespace) -> int:
     return code_exit
 
 
+def _container_build(args: argparse.Namespace) -> int:
+    """``container build``: works from a checkout and from a pip install alike."""
+    import subprocess
+
+    from ..errors import ConfigurationError
+    from ..execution.container import (
+        EDGE_IMAGE,
+        build_base,
+        build_image,
+        docker_problem,
+        image_present,
+    )
+
+    problem = docker_problem()
+    if problem is not None:
+        raise ConfigurationError(f"cannot build: {problem}")
+    try:
+        if not image_present(args.base_image):
+            print(f"base image {args.base_image} missing: building it offline (build-base.sh)")
+            build_base(args.base_image)
+        build_image(args.image, args.base_image)
+        print(f"built {args.image}")
+        if args.edge:
+            build_base(EDGE_IMAGE, "redis-server,nginx-light")
+            print(f"built {EDGE_IMAGE}")
+    except subprocess.CalledProcessError as exc:  # its own output, above, says why
+        argv = exc.cmd if isinstance(exc.cmd, list) else [str(exc.cmd)]
+        command = " ".join(str(a) for a in argv[:2])
+        raise ConfigurationError(f"`{command}` failed with exit code {exc.returncode}") from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .._version import package_version
 
@@ -185,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     container = sub.add_parser("container", help="build the container worker image")
     container_sub = container.add_subparsers(dest="container_command", required=True)
     build = container_sub.add_parser(
-        "build", help="build the image (docker/Dockerfile, classic builder)"
+        "build", help="build the image (the packaged Dockerfile, classic builder, no registry)"
     )
     build.add_argument("--image", default="py-code-mode-tools:latest")
     build.add_argument(
@@ -272,17 +304,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command not in ("demo", "mcp", "serve", "container") and args.base is None:
         args.base = DEFAULT_BASE
     if args.command == "container":
-        from ..execution.container import EDGE_IMAGE, build_base, build_image, image_present
-
-        if not image_present(args.base_image):
-            print(f"base image {args.base_image} missing: building it offline (build-base.sh)")
-            build_base(args.base_image)
-        build_image(args.image, args.base_image)
-        print(f"built {args.image}")
-        if args.edge:
-            build_base(EDGE_IMAGE, "redis-server,nginx-light")
-            print(f"built {EDGE_IMAGE}")
-        return 0
+        return _container_build(args)
     if args.command == "store":
         from .store import run as store_run
 

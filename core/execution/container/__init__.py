@@ -10,17 +10,21 @@ from typing import Any
 
 from .executor import (
     DEFAULT_IMAGE,
-    EDGE_IMAGE,
     PACKAGE_MOUNT,
-    SOURCE_LABEL,
     ContainerConfig,
     ContainerExecutor,
-    build_base,
-    build_image,
     docker_problem,
-    image_label,
     image_present,
+)
+from .image import (
+    EDGE_IMAGE,
+    SOURCE_LABEL,
+    build_base,
+    build_context,
+    build_image,
+    image_label,
     source_digest,
+    source_root,
 )
 
 __all__ = [
@@ -32,11 +36,13 @@ __all__ = [
     "ContainerExecutor",
     "SessionClient",
     "build_base",
+    "build_context",
     "build_image",
     "docker_problem",
     "image_label",
     "image_present",
     "source_digest",
+    "source_root",
 ]
 
 

@@ -22,23 +22,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import shutil
 import subprocess
-import sys
-import tempfile
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ...errors import ConfigurationError, RemoteSessionError, WorkerError
 from ...types import ExecutionResult
 from ..protocol import Capability
 from ..subprocess_executor import WORKER_PATH, SubprocessConfig, SubprocessExecutor, WorkerProcess
+from .image import DEFAULT_IMAGE
 
-DEFAULT_IMAGE = "py-code-mode-tools:latest"
 PACKAGE_MOUNT = "/opt/py_code_mode"
 
 
@@ -352,142 +348,3 @@ class _RemoteDeps:
 
     def sync(self) -> _Record:
         return _Record(self.client.call("POST", "/api/deps/sync", timeout=600))
-
-
-#: Image label holding the digest of the sources an image was built from.
-SOURCE_LABEL = "org.py-code-mode.source"
-EDGE_IMAGE = "py-code-mode-edge:bookworm"
-
-
-def source_root() -> Path:
-    """The source checkout this package runs from (build files live there, not in wheels)."""
-    root = Path(__file__).resolve().parents[3]
-    if not (root / "docker" / "Dockerfile").is_file():
-        raise FileNotFoundError(
-            f"{root / 'docker' / 'Dockerfile'} is missing (build from a source checkout)"
-        )
-    return root
-
-
-def source_digest(root: Path | None = None) -> str:
-    """A digest of what goes into the image (core/, pyproject.toml, the Dockerfile)."""
-    root = root or source_root()
-    digest = hashlib.sha256()
-    files = [root / "pyproject.toml", root / "docker" / "Dockerfile"]
-    files += sorted(
-        p for p in (root / "core").rglob("*") if p.is_file() and "__pycache__" not in p.parts
-    )
-    for path in files:
-        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
-def image_label(image: str, label: str = SOURCE_LABEL, docker: str = "docker") -> str | None:
-    """A label of a local image (None when the image or the label is missing)."""
-    result = subprocess.run(
-        [docker, "image", "inspect", "--format", f'{{{{index .Config.Labels "{label}"}}}}', image],
-        capture_output=True, text=True, timeout=20,
-    )  # fmt: skip
-    value = result.stdout.strip()
-    return value if result.returncode == 0 and value and value != "<no value>" else None
-
-
-def build_image(
-    image: str = DEFAULT_IMAGE,
-    base: str = "py-code-mode-base:bookworm",
-    docker: str = "docker",
-    python: str = sys.executable,
-) -> None:
-    """Build the worker (and session server) image from ``docker/Dockerfile`` on ``base``.
-
-    pip collects the wheels of ``py-code-mode[server,redis]`` on the host (from its index or
-    cache); the classic builder then installs them offline. The image is labelled with
-    :func:`source_digest`, so a stale image can be told apart."""
-    root = source_root()
-    with tempfile.TemporaryDirectory(prefix="pcm-image-") as tmp:
-        context = Path(tmp)
-        shutil.copytree(
-            root / "core", context / "core", ignore=shutil.ignore_patterns("__pycache__")
-        )
-        shutil.copy(root / "docker" / "Dockerfile", context / "Dockerfile")
-        wheels = context / "wheels"
-        pip = [python, "-m", "pip", "--disable-pip-version-check"]
-        # Built from a clean copy: an in-tree build would leave build/ in the checkout (and
-        # carry modules deleted since into the wheel).
-        source = Path(tmp + "-src")
-        try:
-            for name in ("core", "integrations"):
-                shutil.copytree(
-                    root / name, source / name, ignore=shutil.ignore_patterns("__pycache__")
-                )
-            for name in ("pyproject.toml", "README.md"):
-                shutil.copy(root / name, source / name)
-            subprocess.run(
-                [*pip, "wheel", "--quiet", "--wheel-dir", str(wheels), f"{source}[server,redis]"],
-                check=True,
-            )
-        finally:
-            shutil.rmtree(source, ignore_errors=True)
-        target = subprocess.run(
-            [docker, "run", "--rm", "--network", "none", base, "python3", "-c",
-             "import platform; print(platform.python_version())"],
-            capture_output=True, text=True, check=True, timeout=120,
-        ).stdout.strip()  # fmt: skip
-        _complete_wheelhouse(wheels, target, pip)
-        subprocess.run(
-            [*pip, "download", "--quiet", "--no-deps", "--dest", str(context / "pip"), "pip"],
-            check=True,
-        )
-        shutil.copy(next((context / "pip").glob("pip-*.whl")), wheels / "pip.whl")
-        subprocess.run(
-            [docker, "build", "--pull=false", "--build-arg", f"BASE={base}",
-             "--label", f"{SOURCE_LABEL}={source_digest(root)}", "-t", image, str(context)],
-            check=True, env={**os.environ, "DOCKER_BUILDKIT": "0"},
-        )  # fmt: skip
-
-
-def _complete_wheelhouse(wheels: Path, python_version: str, pip: list[str]) -> None:
-    """pip resolved ``wheels`` for this interpreter; add the requirements that only the image's
-    Python (``python_version``) needs, e.g. redis's ``async-timeout; python_full_version <
-    "3.11.3"`` when the host runs 3.11.7 and Debian's python3 is 3.11.2."""
-    import zipfile
-
-    from packaging.markers import default_environment
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name, parse_wheel_filename
-
-    env = {**default_environment(), "python_full_version": python_version,
-           "python_version": ".".join(python_version.split(".")[:2])}  # fmt: skip
-    have = {canonicalize_name(parse_wheel_filename(w.name)[0]) for w in wheels.glob("*-*.whl")}
-    todo = list(wheels.glob("*-*.whl"))
-    while todo:
-        wheel = todo.pop()
-        name = canonicalize_name(parse_wheel_filename(wheel.name)[0])
-        extras = ("server", "redis", "") if name == "py-code-mode" else ("",)
-        with zipfile.ZipFile(wheel) as zf:
-            meta = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
-            lines = zf.read(meta).decode("utf-8", "replace").splitlines()
-        for line in lines:
-            if not line.startswith("Requires-Dist:"):
-                continue
-            req = Requirement(line.split(":", 1)[1].strip())
-            wanted = req.marker is None or any(
-                req.marker.evaluate({**env, "extra": e})  # type: ignore[dict-item]
-                for e in extras
-            )
-            if not wanted or canonicalize_name(req.name) in have:
-                continue
-            before = set(wheels.glob("*.whl"))
-            subprocess.run(
-                [*pip, "download", "--quiet", "--no-deps", "--only-binary=:all:", "--dest", str(wheels),
-                 f"{req.name}{req.specifier}"],
-                check=True,
-            )  # fmt: skip
-            have.add(canonicalize_name(req.name))
-            todo += [w for w in set(wheels.glob("*.whl")) - before]
-
-
-def build_base(image: str, packages: str = "python3") -> None:
-    """An offline Debian image (debootstrap from the Debian archive) with ``packages``."""
-    script = source_root() / "docker" / "build-base.sh"
-    subprocess.run(["bash", str(script), image, packages], check=True)

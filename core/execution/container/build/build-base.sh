@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # An offline base image: a Debian root file system built from the Debian package archive
 # (debootstrap, no image registry needed), trimmed and imported into Docker.
-#   bash docker/build-base.sh [IMAGE] [PACKAGES]   (default py-code-mode-base:bookworm, python3)
+#   bash build-base.sh [IMAGE] [PACKAGES]   (default py-code-mode-base:bookworm, python3)
 # The deploy test's edge image (Redis and nginx from Debian's packages):
-#   bash docker/build-base.sh py-code-mode-edge:bookworm redis-server,nginx-light
+#   bash build-base.sh py-code-mode-edge:bookworm redis-server,nginx-light
 set -euo pipefail
 IMAGE="${1:-py-code-mode-base:bookworm}"
 PACKAGES="${2:-python3}"
