@@ -71,6 +71,22 @@ def test_skills_versions_and_stats(storage: Any) -> None:
     assert library.list() == []
 
 
+def test_history_shows_each_versions_own_description_and_save_time(storage: Any) -> None:
+    """An earlier version described by its docstring keeps that description in the history,
+    and its time is when it was saved, not when it was replaced."""
+    library = storage.get_skill_library()
+    library.create("calc", DOUBLE)
+    first_saved = library.get("calc").updated_at
+    library.create("calc", DOUBLE.replace("Double", "Triple").replace("2 * x", "3 * x"))
+    versions = reopen(storage).get_skill_library().history("calc")
+    assert [(v.version, v.description) for v in versions] == [
+        (1, "Double a number."),
+        (2, "Triple a number."),
+    ]
+    assert versions[0].saved_at == first_saved.isoformat()
+    assert versions[0].saved_at <= versions[1].saved_at
+
+
 def test_search_over_either_backend(storage: Any) -> None:
     library = storage.get_skill_library()
     library.create("parse_csv", 'def run(path: str):\n    """Parse a CSV file into rows."""\n')

@@ -75,6 +75,14 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
+def _summary(name: str, entry: dict[str, Any]) -> str:
+    """The docstring description of an archived version written before ``summary`` was kept."""
+    try:
+        return parse_skill(name, entry.get("source", ""))[0].description
+    except (SkillValidationError, SyntaxError):
+        return ""
+
+
 def _version_of(skill: Skill, *, current: bool) -> SkillVersion:
     return SkillVersion(
         version=skill.version,
@@ -226,8 +234,11 @@ class FileSkillStore:
             "version": current.version,
             "source": current.source,
             "description": current.description if current.explicit_description else None,
+            # The effective description (explicit or the docstring's) for `history`, and the
+            # time this version was saved (not the time it was replaced).
+            "summary": current.description,
             "content_hash": current.content_hash,
-            "saved_at": _iso(_now()),
+            "saved_at": _iso(current.updated_at or _now()),
         }
         atomic_write(
             self._history_dir(current.name) / f"{current.version}.json",
@@ -328,7 +339,7 @@ class FileSkillStore:
         out = [
             SkillVersion(
                 version=d["version"],
-                description=d.get("description") or "",
+                description=d.get("description") or d.get("summary") or _summary(name, d),
                 content_hash=d.get("content_hash", ""),
                 saved_at=d.get("saved_at"),
                 current=False,
