@@ -30,13 +30,15 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 @contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock held by this process (and thread) until the block ends."""
+def file_lock(path: Path) -> Iterator[int]:
+    """An exclusive advisory lock held by this process (and thread) until the block ends.
+
+    Yields the lock file's descriptor (a store may keep a small counter in that file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        yield fd
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)

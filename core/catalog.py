@@ -9,8 +9,10 @@ than the limit is truncated and the whole text is kept as an artifact whose name
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -432,7 +434,32 @@ def skills_as_operations(session: Any, limit: int = 20) -> list[Operation]:
     return [_skill_operation(s) for s in skills[:limit]]
 
 
+# Operations made from skills, by what they are made of: building one makes a pydantic model
+# (about a millisecond), and the MCP server re-reads the skills after every call (issue 22).
+# A skill saved again with other content or description gets a new key, so a skill changed by
+# another session or process is rebuilt as soon as the store's scan shows the change.
+_SKILL_OPS: collections.OrderedDict[tuple[str, str, str], Operation] = collections.OrderedDict()
+_SKILL_OPS_LIMIT = 1024
+_SKILL_OPS_LOCK = threading.Lock()
+
+
 def _skill_operation(skill: Any) -> Operation:
+    """The operation for ``skill``, made once per name, content and description."""
+    key = (skill.name, skill.content_hash or skill.source, skill.description or "")
+    with _SKILL_OPS_LOCK:
+        op = _SKILL_OPS.get(key)
+        if op is not None:
+            _SKILL_OPS.move_to_end(key)
+            return op
+    op = _make_skill_operation(skill)
+    with _SKILL_OPS_LOCK:
+        _SKILL_OPS[key] = op
+        while len(_SKILL_OPS) > _SKILL_OPS_LIMIT:
+            _SKILL_OPS.popitem(last=False)
+    return op
+
+
+def _make_skill_operation(skill: Any) -> Operation:
     from pydantic import create_model
 
     fields: dict[str, Any] = {}

@@ -28,7 +28,7 @@ import ipaddress
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote, unquote
@@ -404,7 +404,7 @@ class CodeModeMCPServer:
         # After every call the skills and the artifacts are re-read (to tell clients what
         # changed); concurrent calls share those reads, and schemas are built once per tool.
         self._skills_read: _Latest[None] = _Latest(self._reread_skills)
-        self._artifacts_read: _Latest[tuple[Any, ...]] = _Latest(self._reread_artifacts)
+        self._artifacts_read: _Latest[Hashable] = _Latest(self._reread_artifacts)
         self._schemas: dict[tuple[Any, ...], _Schema] = {}
         # A never-started Session serves listings that only need the storage.
         self.browser = session_factory()
@@ -465,7 +465,7 @@ class CodeModeMCPServer:
             # What this client is assumed to know: the lists as they are now.
             client.tools_seen = self._offered_print
             try:
-                client.artifacts_seen = _fingerprint_artifacts(await self.browser.list_artifacts())
+                client.artifacts_seen = await self._artifacts_state()
             except Exception:  # a storage error shows up in the call itself
                 log.debug("could not list artifacts for %s", key, exc_info=True)
         client.in_flight += 1
@@ -583,9 +583,22 @@ class CodeModeMCPServer:
         )
         self._set_offered(ops)
 
-    async def _reread_artifacts(self) -> tuple[Any, ...]:
-        """The artifacts' fingerprint, read in a thread (the storage may be slow or large)."""
+    async def _artifacts_state(self) -> Hashable:
+        """What the artifacts look like now, as cheaply as the store can say: its change stamp
+        (read right here when the store names it ``inline``, as the file store does: a stat and
+        an 8-byte read), else a re-read in a thread shared by concurrent callers. Listing and
+        fingerprinting every artifact after every call made each call cost O(artifacts)."""
         store = self.browser.storage.get_artifact_store()
+        if "change_stamp" in getattr(store, "inline", ()):
+            return ("stamp", store.change_stamp())
+        return await self._artifacts_read.get()
+
+    async def _reread_artifacts(self) -> Hashable:
+        """The store's change stamp, or (a store without one) the fingerprint of its listing,
+        read in a thread (the storage may be remote, slow or large)."""
+        store = self.browser.storage.get_artifact_store()
+        if callable(getattr(store, "change_stamp", None)):
+            return ("stamp", await asyncio.to_thread(store.change_stamp))
         return await asyncio.to_thread(
             lambda: _fingerprint_artifacts(a.to_dict() for a in store.list())
         )
@@ -633,7 +646,7 @@ class CodeModeMCPServer:
         call may change them: code saves artifacts and skills, a long result is spilled)."""
         try:
             await self.refresh_tools()
-            artifacts = await self._artifacts_read.get()
+            artifacts = await self._artifacts_state()
         except Exception:
             log.warning("could not re-read skills and artifacts", exc_info=True)
             return

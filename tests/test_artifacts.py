@@ -207,3 +207,89 @@ def test_two_processes_saving_at_once_lose_nothing(tmp_path: Path) -> None:
     assert names == {f"{w}/{i}" for w in ("alpha", "beta") for i in range(60)}
     assert store.load("beta/59") == {"writer": "beta", "i": 59}
     json.loads((tmp_path / ".artifacts.json").read_text())  # the index is intact JSON
+
+
+# --- issue 22: the parsed index is reused, writes are counted --------------------------------
+
+OTHER_PROCESS = """
+import sys
+from py_code_mode.artifacts import FileArtifactStore
+store = FileArtifactStore(sys.argv[1])
+store.save("shared", sys.argv[2])  # text now, where it was JSON
+store.save("from-there", [1, 2])
+"""
+
+
+def test_the_cached_index_sees_another_processs_writes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    store = FileArtifactStore(tmp_path)
+    store.save("shared", {"json": True})
+    store.save("mine", 1)
+    assert store.load("shared") == {"json": True}  # parsed once, now cached
+    stamp = store.change_stamp()
+    subprocess.run([sys.executable, "-c", OTHER_PROCESS, str(tmp_path), "plain"], check=True)
+    assert store.change_stamp() != stamp
+    assert store.load("shared") == "plain"  # decoded as text: the new index was read
+    assert [a.name for a in store.list()] == ["from-there", "mine", "shared"]
+    store.save("after", "x")  # our write keeps the other process's entries
+    index = json.loads((tmp_path / ".artifacts.json").read_text())
+    assert set(index) == {"shared", "mine", "from-there", "after"}
+    assert FileArtifactStore(tmp_path).load("from-there") == [1, 2]
+
+
+def test_change_stamp_moves_with_every_write_and_only_then(tmp_path: Path) -> None:
+    mine, other = FileArtifactStore(tmp_path), FileArtifactStore(tmp_path)  # two sessions
+    empty = mine.change_stamp()
+    other.save("a", {"x": 1})
+    after_save = mine.change_stamp()
+    assert after_save != empty
+    mine.load("a"), mine.list(), mine.get("a"), mine.exists("a")
+    mine.delete("never-saved")
+    assert mine.change_stamp() == after_save  # reading, or deleting nothing, writes nothing
+    other.save("a", {"x": 1})  # the same content again is still a write (a new created_at)
+    assert mine.change_stamp() not in (empty, after_save)
+    seen = mine.change_stamp()
+    (tmp_path / "hand.txt").write_text("by hand")
+    other.register("hand.txt")
+    assert mine.change_stamp() != seen
+    seen = mine.change_stamp()
+    other.delete("a")
+    assert mine.change_stamp() != seen
+
+
+def test_a_writer_that_keeps_no_counter_is_seen(tmp_path: Path) -> None:
+    """The reference project writes the index without our counter: its identity, time and size
+    still change the stamp, and the new content is read."""
+    store = FileArtifactStore(tmp_path)
+    store.save("ours.json", {"a": 1})
+    stamp = store.change_stamp()
+    (tmp_path / "theirs.json").write_text('{"b": 2}')
+    index = json.loads((tmp_path / ".artifacts.json").read_text())
+    index["theirs.json"] = {"description": "", "metadata": {"_data_type": "json"}}
+    tmp = tmp_path / "index.tmp"
+    tmp.write_text(json.dumps(index, indent=2))  # the reference's own formatting
+    tmp.replace(tmp_path / ".artifacts.json")
+    assert store.change_stamp() != stamp
+    assert store.load("theirs.json") == {"b": 2}
+    assert [a.name for a in store.list()] == ["ours.json", "theirs.json"]
+
+
+def test_the_index_is_one_artifact_per_line(tmp_path: Path) -> None:
+    store = FileArtifactStore(tmp_path)
+    for name in ("b", "a", "ünï"):
+        store.save(name, name, metadata={"k": [1, 2]})
+    store.save("b", "again")  # an overwrite keeps its place
+    text = (tmp_path / ".artifacts.json").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert lines[0] == "{" and lines[-1] == "}" and len(lines) == 5
+    assert [json.loads("{" + line.rstrip(",") + "}").popitem()[0] for line in lines[1:-1]] == [
+        "b",
+        "a",
+        "ünï",
+    ]
+    store.delete("b")
+    store.delete("a")
+    store.delete("ünï")
+    assert json.loads((tmp_path / ".artifacts.json").read_text()) == {}

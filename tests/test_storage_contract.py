@@ -119,3 +119,21 @@ async def test_sessions_over_either_backend(storage: Any, kind: str) -> None:
         await value(session, "artifacts.save('r.json', {'ok': True})")
         assert await session.load_artifact("r.json") == {"ok": True}
         assert [s["name"] for s in await session.list_skills()] == ["double"]
+
+
+def test_artifact_change_stamp(storage: Any) -> None:
+    """A cheap stamp that another store object over the same data (another session or
+    process) moves by saving or deleting, and that reads leave alone."""
+    store, other = storage.get_artifact_store(), reopen(storage).get_artifact_store()
+    first = store.change_stamp()
+    assert store.change_stamp() == first
+    other.save("x", {"n": 1})
+    saved = store.change_stamp()
+    assert saved != first
+    store.load("x"), store.list(), store.get("x"), store.exists("x")
+    assert store.change_stamp() == saved
+    other.save("x", {"n": 2})
+    again = store.change_stamp()
+    assert again not in (first, saved)
+    other.delete("x")
+    assert store.change_stamp() not in (first, saved, again)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import ArtifactNameError
@@ -104,3 +105,10 @@ class ArtifactStoreProtocol(Protocol):
     def exists(self, name: str) -> bool: ...
 
     def delete(self, name: str) -> None: ...
+
+    def change_stamp(self) -> Hashable:
+        """A cheap value that differs whenever the list may have changed since it was taken
+        (a write counter, a version key): how a server that tells its clients about changes
+        (the MCP server's ``list_changed``) checks after every call without listing every
+        artifact. Stores without it are listed and compared instead."""
+        ...

@@ -28,7 +28,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -307,6 +307,9 @@ class RedisArtifactStore:
         self._r = _Redis(redis_client, label)
         self.prefix = prefix
         self.index_key = f"{prefix}:__index__"
+        # Counts saves and deletes (INCR in their transaction), for change_stamp. Artifact
+        # names cannot start and end with "__", so no artifact's key can be this one.
+        self.version_key = f"{prefix}:__version__"
 
     def _key(self, name: str) -> str:
         return f"{self.prefix}:{encode_key_part(validate_artifact_name(name))}"
@@ -372,6 +375,7 @@ class RedisArtifactStore:
         def write(pipe: Any) -> None:
             pipe.set(key, raw)
             pipe.hset(self.index_key, name, json.dumps(entry))
+            pipe.incr(self.version_key)
 
         self._rewrite(name, write)
         artifact = self._artifact(name, entry)
@@ -427,8 +431,25 @@ class RedisArtifactStore:
         def write(pipe: Any) -> None:
             pipe.delete(key)
             pipe.hdel(self.index_key, name)
+            pipe.incr(self.version_key)
 
         self._rewrite(name, write)
+
+    def change_stamp(self) -> Hashable:
+        """The version every save and delete increments, and the number of artifacts (so a
+        writer that keeps no version, such as the reference project, is seen when it adds or
+        removes one; its overwrite of an existing one only with the next counted write). One
+        round trip."""
+
+        def read(c: Any) -> tuple[Any, Any]:
+            pipe = c.pipeline(transaction=False)
+            pipe.get(self.version_key)
+            pipe.hlen(self.index_key)
+            version, count = pipe.execute()
+            return version, count
+
+        version, count = self._r.read(read)
+        return (int(version or 0), int(count or 0))
 
 
 class RedisDepsStore:
