@@ -564,12 +564,12 @@ class HybridIndex:
                 if vector:
                     vectors = self._embed(texts)
                     matrix = self._vectors(table)
-                    for i in range(len(texts)):
-                        by_vector[i] = (
-                            _nearest(matrix[0], matrix[1], vectors[i], depth)
-                            if matrix is not None
-                            else self._by_vector(table, vectors[i], depth)
-                        )
+                    if matrix is None:
+                        # One lance search for the query and its clauses: at 100k rows each
+                        # separate IVF search cost ~15 ms of CPU, batched they share the work.
+                        by_vector = self._by_vectors(table, vectors, depth)
+                    else:
+                        by_vector = [_nearest(*matrix, v, depth) for v in vectors]
                 by_text: list[list[tuple[str, float]]] = [[] for _ in texts]
                 if text_job is not None:
                     by_text[0] = text_job.result()
@@ -601,18 +601,26 @@ class HybridIndex:
         return self._matrix[1], self._matrix[2]
 
     @staticmethod
-    def _by_vector(table: Any, embedded: Any, depth: int) -> list[tuple[str, float]]:
+    def _by_vectors(table: Any, embedded: Any, depth: int) -> list[list[tuple[str, float]]]:
+        """The ``depth`` nearest ``(name, cosine)`` for each row of ``embedded``, from lance in
+        one search (several query vectors give a ``query_index`` column; ``limit`` applies to
+        each)."""
+        import numpy as np
+
+        vectors = np.asarray(embedded, dtype=np.float32).reshape(len(embedded), -1)
         rows = (
-            table.search(embedded, vector_column_name="vector")
+            table.search(vectors if len(vectors) > 1 else vectors[0], vector_column_name="vector")
             .metric("cosine")
             .select(["name", "_distance"])
             .limit(depth)
             .to_arrow()
             .to_pydict()
         )
-        return [
-            (name, 1.0 - float(d)) for name, d in zip(rows["name"], rows["_distance"], strict=True)
-        ]
+        which = rows.get("query_index") or [0] * len(rows["name"])
+        out: list[list[tuple[str, float]]] = [[] for _ in vectors]
+        for i, name, d in zip(which, rows["name"], rows["_distance"], strict=True):
+            out[i].append((name, 1.0 - float(d)))
+        return out
 
     @staticmethod
     def _by_text(table: Any, text: str, depth: int) -> list[tuple[str, float]]:
