@@ -85,8 +85,52 @@ def _short(exc: BaseException) -> str:
     return _RUST_SOURCE.sub("", str(exc).strip()) or type(exc).__name__
 
 
+#: lancedb imports the REST namespace client (``lance_namespace_urllib3_client``) whose package
+#: ``__init__`` builds pydantic validators for every REST endpoint: ~0.9 s of CPU, over half of
+#: ``import lancedb``, spent before a session's first search. A local index never calls it.
+_REST_CLIENT = "lance_namespace_urllib3_client"
+_import_lock = threading.Lock()
+
+
+def _defer_rest_client() -> None:
+    """Put the REST client package in ``sys.modules`` without running its ``__init__``: its
+    submodules (the request/response models lancedb does import) load from its folder as
+    usual, and the first other attribute asked of the package runs the real ``__init__``, so
+    nothing that uses the client sees a difference. Does nothing if the client is already
+    imported or is not laid out as expected."""
+    import importlib.util
+    import sys
+
+    if _REST_CLIENT in sys.modules or "lancedb" in sys.modules:
+        return
+    try:
+        spec = importlib.util.find_spec(_REST_CLIENT)
+    except (ImportError, ValueError):
+        return
+    if spec is None or spec.loader is None or not spec.submodule_search_locations:
+        return
+    module = importlib.util.module_from_spec(spec)
+    loader = spec.loader
+    lock = threading.RLock()
+
+    def __getattr__(name: str) -> Any:  # noqa: N807 - a module's own attribute hook
+        # The import system probes dunders (all set by module_from_spec, or absent anyway).
+        if name.startswith("__") and name != "__all__":
+            raise AttributeError(name)
+        with lock:
+            if module.__dict__.get("__getattr__") is __getattr__:
+                del module.__dict__["__getattr__"]
+                loader.exec_module(module)
+        return getattr(module, name)
+
+    module.__getattr__ = __getattr__  # type: ignore[method-assign]
+    sys.modules[_REST_CLIENT] = module
+
+
 def _import_lancedb() -> Any:
     os.environ.setdefault("LANCEDB_LOG", "error")
+    with _import_lock:
+        _defer_rest_client()
     try:
         import lancedb
     except ImportError as exc:
