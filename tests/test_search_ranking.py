@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from py_code_mode import FileStorage
-from py_code_mode.search.index import HybridIndex
+from py_code_mode.search.index import HybridIndex, clauses, query_text
 from py_code_mode.skills import SkillLibrary, parse_skill
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
@@ -87,6 +87,31 @@ def test_the_in_memory_vector_scan_ranks_like_lance(set_index: HybridIndex) -> N
         vector = set_index.embedder.embed([text])[0]
         lance = table.search(vector, vector_column_name="vector").metric("cosine").limit(10)
         assert ours == lance.to_arrow()["name"].to_pylist()
+
+
+def test_one_batched_lance_search_ranks_like_one_search_per_clause(tmp_path: Path) -> None:
+    # Above the ANN threshold a query and its clauses go to lance as one search with several
+    # vectors; each clause must get exactly the list its own search gives, flat and with an
+    # IVF index alike.
+    from lancedb.index import IvfFlat
+
+    skills, queries = _labelled_set()
+    index = HybridIndex(tmp_path / "index", "skills")
+    index.sync({s.name: parse_skill(s.name, s.source)[0].search_document() for s in skills})
+    table = index._open()
+    texts = [q.text for q in queries if q.kind == "multi"][:6] + ["send an email"]
+    for indexed in (False, True):
+        if indexed:
+            table.create_index("vector", config=IvfFlat(distance_type="cosine", num_partitions=4))
+        for text in texts:
+            parts = [query_text(p) for p in (text, *clauses(text))]
+            vectors = index._embed(parts)
+            batched = index._by_vectors(table, vectors, 12)
+            one_by_one = [index._by_vectors(table, v[None, :], 12)[0] for v in vectors]
+            assert len(batched) == len(parts) and all(batched), (text, indexed)
+            assert [[n for n, _ in b] for b in batched] == [[n for n, _ in s] for s in one_by_one]
+            for b, s in zip(batched, one_by_one, strict=True):
+                assert [x for _, x in b] == pytest.approx([x for _, x in s], abs=1e-6)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")

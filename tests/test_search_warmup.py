@@ -3,6 +3,8 @@ for it, and a search racing it gets the right answer without redoing its work.""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -89,3 +91,33 @@ async def test_start_and_first_run_do_not_wait_for_the_warm_up(tmp_path: Path) -
             assert [h["name"] for h in hits] == ["send_email"]
     finally:
         embedder.gate.set()
+
+
+def test_lancedb_loads_without_the_rest_clients_endpoints(tmp_path: Path) -> None:
+    # The warm-up's largest cost was lancedb importing its REST namespace client (pydantic
+    # validators for every endpoint). The index defers that package's __init__: a local index
+    # works without it, and asking the package for anything still loads it whole.
+    code = """
+import sys
+from py_code_mode.search import HybridIndex
+from py_code_mode.search.embedders import HashEmbedder
+from py_code_mode.search.index import document
+
+index = HybridIndex(sys.argv[1], "skills", HashEmbedder(32))
+index.sync({
+    "send_email": document("send_email", "h1", description="Send an email message"),
+    "resize_image": document("resize_image", "h2", description="Resize an image"),
+})
+print(index.search("email someone", 1)[0][0])
+print("lance_namespace_urllib3_client.api" in sys.modules)
+from lance_namespace_urllib3_client import ApiClient, TableApi
+print(ApiClient.__name__, TableApi.__name__, "lance_namespace_urllib3_client.api" in sys.modules)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "index")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:3] == ["send_email", "False", "ApiClient TableApi True"]
