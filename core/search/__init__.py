@@ -3,6 +3,7 @@
 from .embedders import (
     CallableEmbedder,
     Embedder,
+    OnnxEmbedder,
     OpenAIEmbedder,
     WordLlamaEmbedder,
     default_embedder,
@@ -13,6 +14,7 @@ __all__ = [
     "CallableEmbedder",
     "Embedder",
     "HybridIndex",
+    "OnnxEmbedder",
     "OpenAIEmbedder",
     "SearchDocument",
     "WordLlamaEmbedder",
