@@ -121,3 +121,29 @@ print(ApiClient.__name__, TableApi.__name__, "lance_namespace_urllib3_client.api
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[:3] == ["send_email", "False", "ApiClient TableApi True"]
+
+
+def test_lancedb_imports_with_override_markers_and_puts_the_checker_back(tmp_path: Path) -> None:
+    # On 3.11 lancedb decorates its methods with the overrides package's checking decorator
+    # (bytecode disassembly per method); the index gives it the marker 3.12 uses instead, only
+    # for the import, and lancedb's classes still pass EnforceOverrides' checks.
+    code = """
+import sys
+import overrides
+before = overrides.override
+from py_code_mode.search.index import _import_lancedb
+lancedb = _import_lancedb()
+print(overrides.override is before)
+import lancedb.db
+print(getattr(lancedb.db.LanceDBConnection.table_names, "__override__", False))
+db = lancedb.connect(sys.argv[1])
+print(db.create_table("t", data=[{"x": 1}]).count_rows())
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "db")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "True", "1"]  # typing.override marks on 3.12+ too
