@@ -49,6 +49,26 @@ def test_library_with_a_custom_embedder(tmp_path: Path) -> None:
     )
 
 
+def test_an_embedder_set_after_the_library_was_used_takes_effect(tmp_path: Path) -> None:
+    storage = FileStorage(tmp_path)
+    storage.embedder = HashEmbedder(64)
+    library = storage.get_skill_library()
+    library.create("parse_csv", 'def run(p: str):\n    """Parse a CSV file."""\n')
+    library.create("send_mail", 'def run(to: str):\n    """Send an email."""\n')
+    assert library.search("csv file", 1)[0].name == "parse_csv"
+    seen: list[str] = []
+
+    def embed(texts: list[str]) -> list[list[float]]:
+        seen.extend(texts)
+        return HashEmbedder(32).embed(texts)
+
+    storage.embedder = CallableEmbedder(embed, dim=32, id="later")
+    assert library.search("csv file", 1)[0].name == "parse_csv"
+    assert "csv file" in seen  # the query went through the new embedder
+    tables = {p.name for p in (tmp_path / ".code-mode" / "index").iterdir()}
+    assert any(t.endswith("__later.lance") for t in tables), tables
+
+
 class _Embeddings(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

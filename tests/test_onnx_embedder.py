@@ -18,7 +18,11 @@ from tokenizers import Tokenizer  # noqa: E402
 from tokenizers.models import WordLevel  # noqa: E402
 from tokenizers.pre_tokenizers import Whitespace  # noqa: E402
 
-from py_code_mode.errors import ConfigurationError, MissingPackageError  # noqa: E402
+from py_code_mode.errors import (  # noqa: E402
+    ConfigurationError,
+    MissingPackageError,
+    SearchError,
+)
 from py_code_mode.search import HybridIndex, OnnxEmbedder  # noqa: E402
 from py_code_mode.search.index import document  # noqa: E402
 
@@ -108,7 +112,7 @@ def test_vectors_are_the_masked_mean_of_the_token_vectors(model_dir: Path) -> No
 
 def test_order_is_kept_across_batches_of_similar_length(model_dir: Path) -> None:
     texts = ["send a slack message to the chat", "bugs", "list github issues", "post", "a b"]
-    one_by_one = np.stack([OnnxEmbedder(model_dir)._run([t])[0] for t in texts])
+    one_by_one = np.stack([OnnxEmbedder(model_dir).embed_array([t])[0] for t in texts])
     batched = OnnxEmbedder(model_dir, batch_size=2).embed_array(texts)
     np.testing.assert_allclose(batched, one_by_one, atol=1e-5)
     assert OnnxEmbedder(model_dir).embed([]) == []
@@ -120,8 +124,7 @@ def test_a_hugging_face_folder_layout_and_token_types(tmp_path: Path) -> None:
     _tokenizer(tmp_path / "tokenizer.json")
     embedder = OnnxEmbedder(tmp_path)
     assert embedder.model_path == tmp_path / "onnx" / "model.onnx"
-    size = embedder.model_path.stat().st_size
-    assert embedder.id == f"onnx-{tmp_path.name}-model-{size}"
+    assert embedder.id.startswith(f"onnx-{tmp_path.name}-model-")
     np.testing.assert_allclose(
         embedder.embed_array(["list github issues"])[0],
         _expected("list github issues", types=True),
@@ -131,7 +134,41 @@ def test_a_hugging_face_folder_layout_and_token_types(tmp_path: Path) -> None:
     quantized = _model(tmp_path / "onnx" / "model_quint8_avx2.onnx")
     picked = OnnxEmbedder(quantized)
     assert picked.tokenizer_path == tmp_path / "tokenizer.json"
-    assert picked.id == f"onnx-{tmp_path.name}-model_quint8_avx2-{quantized.stat().st_size}"
+    assert picked.id.startswith(f"onnx-{tmp_path.name}-model_quint8_avx2-")
+
+
+def test_the_id_follows_what_makes_the_vectors_not_how_the_path_is_spelled(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(model_dir)
+    base = OnnxEmbedder(model_dir / "model.onnx")
+    assert OnnxEmbedder(".").id == OnnxEmbedder("model.onnx").id == base.id
+    assert OnnxEmbedder(model_dir, max_length=8).id != base.id  # truncation changes vectors
+    other = model_dir / "other"
+    other.mkdir()
+    _tokenizer(other / "tokenizer.json")
+    words = WORDS.copy()
+    try:  # a different vocabulary
+        WORDS.reverse()
+        _tokenizer(other / "reversed.json")
+    finally:
+        WORDS[:] = words
+    assert OnnxEmbedder(model_dir / "model.onnx", other / "reversed.json").id != base.id
+    # the same size, other weights (a retrained model): another id
+    (model_dir / "model.onnx").write_bytes(
+        (model_dir / "model.onnx").read_bytes().replace(TABLE.tobytes(), (TABLE * 2).tobytes())
+    )
+    assert OnnxEmbedder(model_dir).id != base.id
+
+
+def test_the_pad_token_is_the_tokenizers_own(tmp_path: Path) -> None:
+    # RoBERTa-style models derive positions from the pad id: padding must use the model's.
+    tokenizer = Tokenizer(WordLevel({"<s>": 0, "<pad>": 1, "bugs": 2, "list": 3}, unk_token="<s>"))
+    tokenizer.pre_tokenizer = Whitespace()
+    tokenizer.save(str(tmp_path / "tokenizer.json"))
+    _model(tmp_path / "model.onnx")
+    loaded = OnnxEmbedder(tmp_path)._load()
+    assert loaded.pad_id == 1
 
 
 def test_a_model_that_pools_itself_is_used_as_it_is(tmp_path: Path) -> None:
@@ -147,36 +184,90 @@ def test_a_model_that_pools_itself_is_used_as_it_is(tmp_path: Path) -> None:
 def test_bad_paths_and_settings_are_named(tmp_path: Path, model_dir: Path) -> None:
     with pytest.raises(ConfigurationError, match="nothing.onnx does not exist"):
         OnnxEmbedder(tmp_path / "nothing.onnx")
+    empty = tmp_path / "empty"
+    empty.mkdir()
     with pytest.raises(ConfigurationError, match="no model.onnx in"):
-        OnnxEmbedder(_empty(tmp_path))
+        OnnxEmbedder(empty)
     alone = tmp_path / "alone"
     alone.mkdir()
     _model(alone / "m.onnx")
     with pytest.raises(ConfigurationError, match="tokenizer file .*tokenizer.json does not exist"):
         OnnxEmbedder(alone / "m.onnx")
+    # a folder given as the tokenizer: its tokenizer.json
+    assert OnnxEmbedder(alone / "m.onnx", model_dir).tokenizer_path == model_dir / "tokenizer.json"
     with pytest.raises(ConfigurationError, match="batch_size must be at least 1"):
         OnnxEmbedder(model_dir, batch_size=0)
 
 
-def _empty(tmp_path: Path) -> Path:
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    return empty
+def test_broken_files_are_named_when_the_model_loads(tmp_path: Path, model_dir: Path) -> None:
+    (tmp_path / "bad.json").write_text("{not json")
+    bad_tokenizer = OnnxEmbedder(model_dir / "model.onnx", tmp_path / "bad.json")
+    with pytest.raises(ConfigurationError, match=r"cannot read tokenizer .*bad.json"):
+        bad_tokenizer.embed_array(["bugs"])
+    (tmp_path / "bad.onnx").write_bytes(b"not a model")
+    bad_model = OnnxEmbedder(tmp_path / "bad.onnx", model_dir / "tokenizer.json")
+    with pytest.raises(ConfigurationError, match=r"cannot load model .*bad.onnx"):
+        bad_model.embed_array(["bugs"])
+    # in a search, the embedder's failure is a SearchError naming the embedder and the file
+    index = HybridIndex(tmp_path / "index", "skills", bad_tokenizer)
+    with pytest.raises(SearchError, match=r"embedder onnx-.*cannot read tokenizer"):
+        index.query({"a": document("a", "h", description="bugs")}, "bugs")
 
 
 def test_a_missing_onnxruntime_says_which_extra(
     model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    embedder = OnnxEmbedder(model_dir)  # construction loads nothing
+    built = OnnxEmbedder(model_dir)  # before: constructing loads nothing
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(MissingPackageError, match=r'pip install "py-code-mode\[onnx\]"'):
-        embedder.embed_array(["bugs"])
+        OnnxEmbedder(model_dir)  # said when the embedder is made, not at the first search
+    with pytest.raises(MissingPackageError, match=r'pip install "py-code-mode\[onnx\]"'):
+        built.embed_array(["bugs"])
+    index = HybridIndex(model_dir / "index", "skills", built)
+    with pytest.raises(MissingPackageError):  # not wrapped as a failure of the index
+        index.query({"a": document("a", "h", description="bugs")}, "bugs")
+
+
+def test_a_child_forked_while_the_model_loads_can_embed(model_dir: Path) -> None:
+    # The load runs under a lock (a session's warm-up thread loads in the background); a
+    # child forked meanwhile must not inherit it held.
+    import os
+
+    embedder = OnnxEmbedder(model_dir)
+    embedder._lock.acquire()  # as if another thread were loading right now
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: embed, exit 0 on success (never returns to pytest)
+            code = 1
+            try:
+                vector = embedder.embed_array(["bugs"])[0]
+                code = 0 if np.allclose(vector, _expected("bugs"), atol=1e-5) else 1
+            finally:
+                os._exit(code)
+        deadline = 60.0
+        import time
+
+        start = time.monotonic()
+        while time.monotonic() - start < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung on the load lock")
+    finally:
+        embedder._lock.release()
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_hybrid_search_over_an_onnx_embedder(model_dir: Path, tmp_path: Path) -> None:
     embedder = OnnxEmbedder(model_dir)
     index = HybridIndex(tmp_path / "index", "skills", embedder)
     assert index.fusion.weight == OnnxEmbedder.fusion_weight  # the weight chosen for it
+    embedder.fusion_weight = 0.3  # set later, still read by the next search
+    assert index.fusion.weight == 0.3
     docs = {
         name: document(name, name, description=text)
         for name, text in {

@@ -79,6 +79,43 @@ def test_a_request_for_two_things_finds_both(set_index: HybridIndex) -> None:
         assert top[0] in q.relevant, (q.text, top)
 
 
+def test_a_clauses_runners_up_do_not_push_out_the_whole_querys_candidates(
+    tmp_path: Path,
+) -> None:
+    # Vectors set by hand (no word overlap, so BM25 stays out): X answers the whole query and
+    # its first clause, Y is the whole query's second, Z the second clause's best and W that
+    # clause's runner-up, which scores above Y on the clause alone. The clause's intent must
+    # reach the top (Z) without its runner-up displacing the whole query's own candidate (Y).
+    import numpy as np
+
+    from py_code_mode.search.embedders import CallableEmbedder
+    from py_code_mode.search.index import document
+
+    query = "fetch alpha and get beta"
+    assert clauses(query) == ["fetch alpha", "get beta"]
+    docs = {
+        name: document(name, name, description=description)
+        for name, description in {
+            "x_skill": "one", "y_skill": "two", "z_skill": "three", "w_skill": "four"
+        }.items()
+    }  # fmt: skip
+    vectors = {
+        query_text(query): [1, 0.5, 0, 0],
+        "fetch alpha": [1, 0, 0, 0],
+        "get beta": [0, 0, 1, 0],
+        docs["x_skill"].embed_text: [1, 0, 0, 0],
+        docs["y_skill"].embed_text: [0.3, 1, 0, 0],
+        docs["z_skill"].embed_text: [0.5, 0, 1, 0],
+        docs["w_skill"].embed_text: [0.3, 0, 0.8, 0.5],
+    }
+    embedder = CallableEmbedder(
+        lambda texts: [np.asarray(vectors.get(t, [0, 0, 0, 1]), float) for t in texts], dim=4
+    )
+    index = HybridIndex(tmp_path / "index", "skills", embedder)
+    ranked = [name for name, _ in index.query(docs, query, 3)]
+    assert ranked == ["x_skill", "z_skill", "y_skill"]
+
+
 def test_the_in_memory_vector_scan_ranks_like_lance(set_index: HybridIndex) -> None:
     # The exact scan in numpy replaces lance's flat scan below the ANN threshold: same order.
     table = set_index._open()

@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 import os
 import threading
+import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -21,7 +23,11 @@ class Embedder(Protocol):
 
     #: A stable identifier: an index built with one embedder is not reused by another.
     id: str
-    dim: int
+
+    @property
+    def dim(self) -> int:
+        """The vectors' dimension (a plain attribute satisfies this)."""
+        ...
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
 
@@ -29,6 +35,20 @@ class Embedder(Protocol):
 def _normalize(vector: Sequence[float]) -> list[float]:
     norm = math.sqrt(sum(x * x for x in vector)) or 1.0
     return [float(x) / norm for x in vector]
+
+
+#: Embedders whose model loads under a lock: a child forked while another thread held one
+#: (a session's search warm-up loading the model) would wait for it forever.
+_LOCK_OWNERS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _renew_locks() -> None:
+    for owner in list(_LOCK_OWNERS):
+        owner._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_locks)
 
 
 class WordLlamaEmbedder:
@@ -40,6 +60,7 @@ class WordLlamaEmbedder:
     def __init__(self) -> None:
         self._model: Any = None
         self._lock = threading.Lock()
+        _LOCK_OWNERS.add(self)
 
     def _load(self) -> Any:
         with self._lock:
@@ -72,20 +93,22 @@ class OnnxEmbedder:
 
     ``model`` is the ``.onnx`` file, or a folder holding ``model.onnx`` (or
     ``onnx/model.onnx``, a Hugging Face repository's layout) and ``tokenizer.json``;
-    ``tokenizer`` names the tokenizer file when it is neither beside the model nor, for a
-    model in an ``onnx/`` folder, one level up. Token vectors are
-    mean-pooled over the attention mask and normalized (sentence-transformers' ``Pooling`` +
-    ``Normalize``); a model whose output is already one vector per text is used as it is.
+    ``tokenizer`` names the tokenizer file (or its folder) when it is neither beside the model
+    nor, for a model in an ``onnx/`` folder, one level up. Token vectors are mean-pooled over
+    the attention mask and normalized (sentence-transformers' ``Pooling`` + ``Normalize``); a
+    model with a ``sentence_embedding`` output is used as it is. Texts longer than
+    ``max_length`` tokens are truncated (keep it within the model's own limit: 512 for BERT).
 
-    One onnxruntime thread by default: a query is a few dozen tokens, where more threads
-    cost more in hand-offs than they save, and search runs beside the agent's own work.
-    Texts are embedded in batches of similar length (less padding). Needs the ``onnx``
-    extra: ``pip install "py-code-mode[onnx]"``; the model loads on first use.
+    One thread: a query is a few dozen tokens, where more threads cost more in hand-offs than
+    they save, and search runs beside the agent's own work. Texts are embedded in batches of
+    similar length (less padding). Needs the ``onnx`` extra: ``pip install
+    "py-code-mode[onnx]"``; the model loads on first use.
     """
 
     #: BM25's weight in hybrid search for this embedder: chosen for int8 all-MiniLM-L6-v2 on
     #: the labelled set's tuning split (0.05, wordllama's, let BM25 outvote MiniLM's better
-    #: vectors on held-out paraphrases). Set it on the instance for another model.
+    #: vectors on held-out paraphrases). Set it on the instance for another model; searches
+    #: read it each time.
     fusion_weight = 0.02
 
     def __init__(
@@ -96,11 +119,10 @@ class OnnxEmbedder:
         id: str = "",
         max_length: int = 256,
         batch_size: int = 32,
-        threads: int = 1,
     ) -> None:
         from ..errors import ConfigurationError
 
-        path = Path(model).expanduser()
+        path = Path(model).expanduser().resolve()
         if path.is_dir():
             found = [p for p in (path / "model.onnx", path / "onnx" / "model.onnx") if p.is_file()]
             if not found:
@@ -113,8 +135,11 @@ class OnnxEmbedder:
             folder = path.parent.parent if path.parent.name == "onnx" else path.parent
         else:
             raise ConfigurationError(f"OnnxEmbedder: model file {path} does not exist")
-        tokenizer_path = Path(tokenizer).expanduser() if tokenizer is not None else None
-        if tokenizer_path is None:
+        if tokenizer is not None:
+            tokenizer_path = Path(tokenizer).expanduser().resolve()
+            if tokenizer_path.is_dir():
+                tokenizer_path = tokenizer_path / "tokenizer.json"
+        else:
             candidates = (path.parent / "tokenizer.json", folder / "tokenizer.json")
             tokenizer_path = next((p for p in candidates if p.is_file()), candidates[0])
         if not tokenizer_path.is_file():
@@ -125,74 +150,48 @@ class OnnxEmbedder:
         for label, value in (("max_length", max_length), ("batch_size", batch_size)):
             if value < 1:
                 raise ConfigurationError(f"OnnxEmbedder: {label} must be at least 1, not {value}")
+        _require("onnxruntime", "OnnxEmbedder", 'pip install "py-code-mode[onnx]"')
         self.model_path = path
         self.tokenizer_path = tokenizer_path
         self.max_length = max_length
         self.batch_size = batch_size
-        self.threads = max(1, threads)
-        # The file's size stands in for its content: an index is kept per embedder id, and a
-        # different export of the same model must not reuse vectors it did not make.
-        self.id = id or f"onnx-{folder.name}-{path.stem}-{path.stat().st_size}"
+        # An index is kept per embedder id: what makes the vectors (the model's bytes, the
+        # tokenizer, the truncation) goes into it, so no index serves vectors it did not get.
+        self.id = id or f"onnx-{folder.name}-{path.stem}-{self._fingerprint()}"
         self._dim: int | None = None
-        self._loaded: tuple[Any, Any, tuple[str, ...]] | None = None
+        self._loaded: _OnnxModel | None = None
         self._lock = threading.Lock()
+        _LOCK_OWNERS.add(self)
 
-    def _load(self) -> tuple[Any, Any, tuple[str, ...]]:
+    def _fingerprint(self) -> str:
+        """A digest of the model (its size, first and last MiB: a retrained model of the same
+        shape differs there), the tokenizer file and ``max_length``; a few milliseconds."""
+        import hashlib
+
+        digest = hashlib.sha256(f"{self.max_length}".encode())
+        size = self.model_path.stat().st_size
+        digest.update(str(size).encode())
+        with self.model_path.open("rb") as f:
+            digest.update(f.read(1 << 20))
+            f.seek(max(0, size - (1 << 20)))
+            digest.update(f.read())
+        digest.update(self.tokenizer_path.read_bytes())
+        return digest.hexdigest()[:12]
+
+    def _load(self) -> _OnnxModel:
         if self._loaded is not None:
             return self._loaded
         with self._lock:
             if self._loaded is None:
-                try:
-                    import onnxruntime as ort
-                    from tokenizers import Tokenizer
-                except ImportError as exc:
-                    from ..errors import MissingPackageError
-
-                    raise MissingPackageError(
-                        exc.name or "onnxruntime",
-                        "OnnxEmbedder",
-                        'pip install "py-code-mode[onnx]"',
-                    ) from None
-                tokenizer = Tokenizer.from_file(str(self.tokenizer_path))
-                tokenizer.enable_truncation(max_length=self.max_length)
-                tokenizer.enable_padding()  # to the longest text of each batch
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = self.threads
-                options.inter_op_num_threads = 1
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                options.log_severity_level = 3
-                session = ort.InferenceSession(
-                    str(self.model_path), sess_options=options, providers=["CPUExecutionProvider"]
-                )
-                inputs = tuple(i.name for i in session.get_inputs())
-                self._loaded = (tokenizer, session, inputs)
+                self._loaded = _OnnxModel.load(self)
         return self._loaded
 
     @property
     def dim(self) -> int:
         """The vectors' dimension (read from the model: it loads on first access)."""
         if self._dim is None:
-            self._dim = int(self._run(["dimension"]).shape[1])
+            self._dim = int(self._load().run(["dimension"]).shape[1])
         return self._dim
-
-    def _run(self, texts: list[str]) -> Any:
-        import numpy as np
-
-        tokenizer, session, inputs = self._load()
-        encodings = tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        feeds = {"input_ids": ids, "attention_mask": mask}
-        if "token_type_ids" in inputs:
-            feeds["token_type_ids"] = np.array([e.type_ids for e in encodings], dtype=np.int64)
-        output = np.asarray(
-            session.run(None, {k: v for k, v in feeds.items() if k in inputs})[0], np.float32
-        )
-        if output.ndim == 3:  # one vector per token: mean over the real (unmasked) tokens
-            weights = mask[..., None].astype(np.float32)
-            output = (output * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        norms = np.linalg.norm(output, axis=1, keepdims=True)
-        return (output / np.maximum(norms, 1e-12)).astype(np.float32)
 
     def embed_array(self, texts: Sequence[str]) -> Any:
         """Unit vectors as a float32 numpy array, one row per text, in order."""
@@ -201,11 +200,12 @@ class OnnxEmbedder:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        model = self._load()
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out: Any = None
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
-            vectors = self._run([texts[i] for i in chunk])
+            vectors = model.run([texts[i] for i in chunk])
             if out is None:
                 out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
                 self._dim = vectors.shape[1]
@@ -214,6 +214,130 @@ class OnnxEmbedder:
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         return [[float(x) for x in row] for row in self.embed_array(texts)] if texts else []
+
+
+@dataclass(frozen=True)
+class _OnnxModel:
+    """A loaded :class:`OnnxEmbedder`: its tokenizer and onnxruntime session."""
+
+    tokenizer: Any
+    session: Any
+    pad_id: int
+    inputs: dict[str, str]  # input name -> numpy integer type the model wants
+    output: str
+    pooled: bool  # the output is one vector per text already
+    where: str  # for messages: the embedder's model file
+
+    @classmethod
+    def load(cls, embedder: OnnxEmbedder) -> _OnnxModel:
+        from ..errors import ConfigurationError
+
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            from ..errors import MissingPackageError
+
+            raise MissingPackageError(
+                exc.name or "onnxruntime", "OnnxEmbedder", 'pip install "py-code-mode[onnx]"'
+            ) from None
+
+        try:
+            tokenizer = Tokenizer.from_file(str(embedder.tokenizer_path))
+        except Exception as exc:
+            raise ConfigurationError(
+                f"OnnxEmbedder: cannot read tokenizer {embedder.tokenizer_path}: {exc}"
+            ) from None
+        # The model's own pad token (position ids of RoBERTa-style models depend on it);
+        # padding is done here per batch, so the tokenizer does none.
+        padding = tokenizer.padding or {}
+        pad_id = padding.get("pad_id")
+        if pad_id is None:
+            pad_id = next(
+                (i for t in ("[PAD]", "<pad>") if (i := tokenizer.token_to_id(t)) is not None), 0
+            )
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=embedder.max_length)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 4  # failures are raised with context, not logged
+        try:
+            session = ort.InferenceSession(
+                str(embedder.model_path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:
+            raise ConfigurationError(
+                f"OnnxEmbedder: cannot load model {embedder.model_path}: {str(exc).strip()}"
+            ) from None
+        inputs = {
+            i.name: "int32" if i.type == "tensor(int32)" else "int64" for i in session.get_inputs()
+        }
+        outputs = [o.name for o in session.get_outputs()]
+        pooled = "sentence_embedding" in outputs
+        output = next(
+            (
+                n
+                for n in ("sentence_embedding", "last_hidden_state", "token_embeddings")
+                if n in outputs
+            ),
+            outputs[0],
+        )
+        return cls(
+            tokenizer, session, int(pad_id), inputs, output, pooled, str(embedder.model_path)
+        )
+
+    def run(self, texts: list[str]) -> Any:
+        """Unit vectors for ``texts`` (one batch)."""
+        import numpy as np
+
+        # One text at a time: encode_batch would fan out over every core.
+        encodings = [self.tokenizer.encode(text) for text in texts]
+        width = max(1, max(len(e.ids) for e in encodings))
+        ids = np.full((len(texts), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(texts), width), dtype=np.int64)
+        types = np.zeros((len(texts), width), dtype=np.int64)
+        for row, e in enumerate(encodings):
+            ids[row, : len(e.ids)] = e.ids
+            mask[row, : len(e.ids)] = 1
+            types[row, : len(e.ids)] = e.type_ids
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        try:
+            output = self.session.run(
+                [self.output],
+                {
+                    name: feeds[name].astype(kind)
+                    for name, kind in self.inputs.items()
+                    if name in feeds
+                },
+            )[0]
+        except Exception as exc:
+            raise RuntimeError(
+                f"model {self.where} failed on {len(texts)} text(s) of up to {width} tokens "
+                f"(is max_length within the model's limit?): {str(exc).strip()[:300]}"
+            ) from None
+        output = np.asarray(output, dtype=np.float32)
+        if output.ndim == 3 and not self.pooled:  # per token: mean over the real tokens
+            weights = mask[..., None].astype(np.float32)
+            output = (output * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(output, axis=1, keepdims=True)
+        return (output / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _require(package: str, feature: str, install: str) -> None:
+    """Raise :class:`~py_code_mode.errors.MissingPackageError` now if ``package`` cannot be
+    found (without importing it), rather than at the first search."""
+    import importlib.util
+
+    from ..errors import MissingPackageError
+
+    try:
+        found = importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError, AttributeError):  # a broken or blocked (None) entry
+        found = False
+    if not found:
+        raise MissingPackageError(package, feature, install)
 
 
 class CallableEmbedder:

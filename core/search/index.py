@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .._fileio import file_lock
-from ..errors import SearchError, SearchIndexCorruptError
+from ..errors import MissingPackageError, SearchError, SearchIndexCorruptError
 from .embedders import Embedder, default_embedder, embed_array
 
 log = logging.getLogger(__name__)
@@ -164,8 +164,6 @@ def _import_lancedb() -> Any:
             with _overrides_as_markers():
                 import lancedb
     except ImportError as exc:
-        from ..errors import MissingPackageError
-
         raise MissingPackageError(
             "lancedb",
             "search (skills.search, tools.search)",
@@ -302,10 +300,7 @@ class HybridIndex:
         self.embedder: Embedder = embedder or default_embedder()
         safe_id = re.sub(r"[^A-Za-z0-9_]", "_", self.embedder.id)
         self.table_name = f"{table}__v{RECIPE_VERSION}__{safe_id}"
-        # An embedder may carry the BM25 weight chosen for it on the tuning split.
-        self.fusion = fusion or Fusion(
-            weight=getattr(self.embedder, "fusion_weight", FUSION_WEIGHT)
-        )
+        self._fusion = fusion
         self._db: Any = None
         self._table: Any = None
         self._hashes: dict[str, str] | None = None
@@ -316,6 +311,18 @@ class HybridIndex:
         # (table version, names, unit vectors) for exact search in memory; None: read it again
         self._matrix: tuple[int, list[str] | None, Any] | None = None
         self._lock = threading.RLock()
+
+    @property
+    def fusion(self) -> Fusion:
+        """The fusion given, or the saturated one with the BM25 weight the embedder carries
+        (``fusion_weight``, chosen for it on the tuning split; read at each search)."""
+        if self._fusion is not None:
+            return self._fusion
+        return Fusion(weight=getattr(self.embedder, "fusion_weight", FUSION_WEIGHT))
+
+    @fusion.setter
+    def fusion(self, value: Fusion | None) -> None:
+        self._fusion = value
 
     # --- opening -----------------------------------------------------------------------------
 
@@ -332,7 +339,7 @@ class HybridIndex:
                 pa.field("name", pa.string(), nullable=False),
                 pa.field("text", pa.string()),
                 pa.field("hash", pa.string()),
-                pa.field("vector", pa.list_(pa.float32(), self.embedder.dim)),
+                pa.field("vector", pa.list_(pa.float32(), self.dim)),
             ]
         )
 
@@ -350,9 +357,10 @@ class HybridIndex:
         except (ValueError, FileNotFoundError):  # no such table yet
             table = None
         if table is None:
+            schema = self._schema()  # before the try: an embedder's ValueError is its own
             # Open first, create only if missing: create(exist_ok=True) fails on schema details.
             try:
-                table = self._db.create_table(self.table_name, schema=self._schema())
+                table = self._db.create_table(self.table_name, schema=schema)
             except (ValueError, OSError):
                 table = self._db.open_table(self.table_name)  # another process created it
             try:
@@ -379,8 +387,18 @@ class HybridIndex:
         return dict(zip(rows["name"], rows["hash"], strict=True))
 
     def _embed(self, texts: list[str]) -> Any:
+        return self._from_embedder(embed_array, self.embedder, texts)
+
+    @property
+    def dim(self) -> int:
+        """The embedder's dimension (an embedder may load its model to answer)."""
+        return self._from_embedder(lambda e: e.dim, self.embedder)  # type: ignore[no-any-return]
+
+    def _from_embedder(self, fn: Any, *args: Any) -> Any:
         try:
-            return embed_array(self.embedder, texts)
+            return fn(*args)
+        except MissingPackageError:  # says what to install; not a failure of the index
+            raise
         except Exception as exc:  # any embedder (a callable, an HTTP endpoint): name it
             raise SearchError(
                 f"search failed: embedder {self.embedder.id} raised "
@@ -388,9 +406,9 @@ class HybridIndex:
                 index_path=str(self.table_dir),
             ) from exc
 
-    def _failure(self, action: str, exc: Exception) -> SearchError:
+    def _failure(self, action: str, exc: Exception) -> SearchError | MissingPackageError:
         """The error a caller sees for ``exc``, met while ``action``."""
-        if isinstance(exc, SearchError):
+        if isinstance(exc, (SearchError, MissingPackageError)):
             return exc
         if is_corruption(exc, self.table_dir):
             self._suspect = True
@@ -414,7 +432,7 @@ class HybridIndex:
 
         table = self._open()
         self._read_hashes(table)
-        zero = np.zeros(self.embedder.dim, dtype="float32")
+        zero = np.zeros(self.dim, dtype="float32")
         zero[0] = 1.0
         table.search(zero, vector_column_name="vector").select(["name"]).limit(1).to_arrow()
         if self._fts_ready:
@@ -525,7 +543,7 @@ class HybridIndex:
                 pa.array([d.name for d in docs], type=pa.string()),
                 pa.array([d.text for d in docs], type=pa.string()),
                 pa.array([d.hash for d in docs], type=pa.string()),
-                pa.FixedSizeListArray.from_arrays(flat, self.embedder.dim),
+                pa.FixedSizeListArray.from_arrays(flat, self.dim),
             ],
             schema=self._schema(),
         )
@@ -583,7 +601,8 @@ class HybridIndex:
         elif mode == "text":
             scores = dict(by_text)
         else:
-            scores = self.fusion.combine(by_vector, by_text)
+            fusion = self.fusion
+            scores = fusion.combine(by_vector, by_text)
             # A multi-intent request ("get the stars and post them to slack"): each clause's
             # best skill (the clause's vector list fused with the whole query's BM25 list)
             # keeps the better of its two scores, so every intent's best skill reaches the
@@ -592,9 +611,9 @@ class HybridIndex:
             # clauses, 1.00 with; MiniLM recall 0.89 lifting every clause candidate, 0.94
             # lifting only each clause's best).
             for clause_vector, _ in found[1:]:
-                clause = self.fusion.combine(clause_vector, by_text)
-                if clause:
-                    best = max(clause, key=lambda name: (clause[name], name))
+                clause = fusion.combine(clause_vector, by_text)
+                if clause:  # the best, ties to the first name (as the final ranking does)
+                    best = min(clause, key=lambda name: (-clause[name], name))
                     scores[best] = max(scores.get(best, float("-inf")), clause[best])
         apply_usage(scores, usage or {})
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
@@ -672,7 +691,7 @@ class HybridIndex:
                 data = table.search().select(["name", "vector"]).limit(None).to_arrow()
                 names = data["name"].to_pylist()
                 flat = data["vector"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
-                matrix = np.array(flat, dtype=np.float32).reshape(len(names), self.embedder.dim)
+                matrix = np.array(flat, dtype=np.float32).reshape(len(names), self.dim)
                 norms = np.linalg.norm(matrix, axis=1, keepdims=True)
                 matrix /= np.where(norms == 0, 1.0, norms)
                 self._matrix = (version, names, matrix)

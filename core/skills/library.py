@@ -10,6 +10,7 @@ import builtins
 import logging
 import threading
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,11 @@ class SkillLibrary:
         self.store: SkillStore = store if store is not None else MemorySkillStore()
         self._index_path = Path(index_path) if index_path is not None else None
         self._embedder = embedder
+        #: Set by :func:`library_for`: reads the storage's ``embedder`` at each search, so one
+        #: set after the library was first used still takes effect.
+        self._embedder_source: Callable[[], Embedder | None] | None = None
         self._index: Any = None
+        self._index_for: Embedder | None = None  # the embedder the index object was built for
         self._lock = threading.Lock()
         self._docs: dict[str, Any] = {}  # name -> SearchDocument, rebuilt when its hash changes
         self._warming: threading.Thread | None = None
@@ -98,15 +103,19 @@ class SkillLibrary:
     def _search_index(self) -> Any:
         from ..search.index import HybridIndex
 
+        source = self._embedder_source
+        embedder = source() if source is not None else self._embedder
         with self._lock:
-            if self._index is None:
+            if self._index is None or embedder is not self._index_for:
+                # A new embedder gets its own table (named by its id) in the same folder.
                 path = self._index_path
                 if path is None:
                     import tempfile
 
                     path = Path(tempfile.mkdtemp(prefix="py-code-mode-index-"))
                     self._index_path = path
-                self._index = HybridIndex(path, "skills", self._embedder)
+                self._index = HybridIndex(path, "skills", embedder)
+                self._index_for = embedder
             return self._index
 
     def _documents(self, skills: dict[str, Skill]) -> dict[str, Any]:
@@ -211,5 +220,7 @@ def library_for(storage: Any) -> SkillLibrary:
                 index_path=Path(root) / "index" if root is not None else None,
                 embedder=getattr(storage, "embedder", None),
             )
+            owner = weakref.ref(storage)  # the library must not keep its storage alive
+            library._embedder_source = lambda: getattr(owner(), "embedder", None)
             _LIBRARIES[storage] = library
         return library
