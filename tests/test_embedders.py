@@ -37,25 +37,26 @@ def test_callable_embedder_checks_dimensions() -> None:
         CallableEmbedder(lambda texts: [[1.0, 2.0] for _ in texts], dim=3).embed(["x"])
 
 
-def test_library_with_a_custom_embedder(tmp_path: Path) -> None:
+def _two_skills(tmp_path: Path) -> tuple[FileStorage, SkillLibrary]:
+    """A storage with the hashing embedder and two skills, searched once."""
     storage = FileStorage(tmp_path)
     storage.embedder = HashEmbedder(64)
     library = storage.get_skill_library()
     library.create("parse_csv", 'def run(p: str):\n    """Parse a CSV file."""\n')
     library.create("send_mail", 'def run(to: str):\n    """Send an email."""\n')
     assert library.search("csv file", 1)[0].name == "parse_csv"
+    return storage, library
+
+
+def test_library_with_a_custom_embedder(tmp_path: Path) -> None:
+    _two_skills(tmp_path)
     assert any(
         p.name.endswith("__hash_64.lance") for p in (tmp_path / ".code-mode" / "index").iterdir()
     )
 
 
 def test_an_embedder_set_after_the_library_was_used_takes_effect(tmp_path: Path) -> None:
-    storage = FileStorage(tmp_path)
-    storage.embedder = HashEmbedder(64)
-    library = storage.get_skill_library()
-    library.create("parse_csv", 'def run(p: str):\n    """Parse a CSV file."""\n')
-    library.create("send_mail", 'def run(to: str):\n    """Send an email."""\n')
-    assert library.search("csv file", 1)[0].name == "parse_csv"
+    storage, library = _two_skills(tmp_path)
     seen: list[str] = []
 
     def embed(texts: list[str]) -> list[list[float]]:

@@ -113,14 +113,8 @@ print("lance_namespace_urllib3_client.api" in sys.modules)
 from lance_namespace_urllib3_client import ApiClient, TableApi
 print(ApiClient.__name__, TableApi.__name__, "lance_namespace_urllib3_client.api" in sys.modules)
 """
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "index")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split("\n")[:3] == ["send_email", "False", "ApiClient TableApi True"]
+    out = _fresh_process(code, tmp_path / "index")
+    assert out.split("\n")[:3] == ["send_email", "False", "ApiClient TableApi True"]
 
 
 def test_lancedb_imports_with_override_markers_and_puts_the_checker_back(tmp_path: Path) -> None:
@@ -139,11 +133,14 @@ print(getattr(lancedb.db.LanceDBConnection.table_names, "__override__", False))
 db = lancedb.connect(sys.argv[1])
 print(db.create_table("t", data=[{"x": 1}]).count_rows())
 """
+    out = _fresh_process(code, tmp_path / "db")
+    assert out.split() == ["True", "True", "1"]  # typing.override marks on 3.12+ too
+
+
+def _fresh_process(code: str, arg: Path) -> str:
+    """What ``code`` prints in a new interpreter (nothing imported yet), given ``arg``."""
     out = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "db")],
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [sys.executable, "-c", code, str(arg)], capture_output=True, text=True, timeout=120
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["True", "True", "1"]  # typing.override marks on 3.12+ too
+    return out.stdout

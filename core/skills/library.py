@@ -36,8 +36,9 @@ class SkillLibrary:
         self._index_path = Path(index_path) if index_path is not None else None
         self._embedder = embedder
         #: Set by :func:`library_for`: reads the storage's ``embedder`` at each search, so one
-        #: set after the library was first used still takes effect.
-        self._embedder_source: Callable[[], Embedder | None] | None = None
+        #: set after the library was first used still takes effect (the last one seen stays
+        #: when the storage object itself is gone).
+        self._embedder_source: Callable[[], Any] | None = None
         self._index: Any = None
         self._index_for: Embedder | None = None  # the embedder the index object was built for
         self._lock = threading.Lock()
@@ -104,7 +105,11 @@ class SkillLibrary:
         from ..search.index import HybridIndex
 
         source = self._embedder_source
-        embedder = source() if source is not None else self._embedder
+        if source is not None:
+            current = source()
+            if current is not _STORAGE_GONE:
+                self._embedder = current
+        embedder = self._embedder
         with self._lock:
             if self._index is None or embedder is not self._index_for:
                 # A new embedder gets its own table (named by its id) in the same folder.
@@ -197,6 +202,7 @@ class SkillLibrary:
 
 
 _LIBRARIES: weakref.WeakKeyDictionary[Any, SkillLibrary] = weakref.WeakKeyDictionary()
+_STORAGE_GONE = object()
 _LIBRARIES_LOCK = threading.Lock()
 
 
@@ -221,6 +227,11 @@ def library_for(storage: Any) -> SkillLibrary:
                 embedder=getattr(storage, "embedder", None),
             )
             owner = weakref.ref(storage)  # the library must not keep its storage alive
-            library._embedder_source = lambda: getattr(owner(), "embedder", None)
+
+            def embedder_now() -> Any:
+                current = owner()
+                return _STORAGE_GONE if current is None else getattr(current, "embedder", None)
+
+            library._embedder_source = embedder_now
             _LIBRARIES[storage] = library
         return library
