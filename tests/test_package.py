@@ -148,7 +148,14 @@ async def test_container_executor_without_docker_fails_at_start_not_construction
 # --- the metadata declares what the code imports -------------------------------------------------
 
 # Imported only when OPENAI_API_KEY asks the demo for a real model; the demo names the package.
-OPTIONAL_IMPORTS = {"langchain_openai", "autogen_ext.models.openai", "llama_index.llms.openai"}
+# overrides: lancedb's dependency on Python 3.11, which the search index patches while lancedb
+# imports it, only when it is installed.
+OPTIONAL_IMPORTS = {
+    "langchain_openai",
+    "autogen_ext.models.openai",
+    "llama_index.llms.openai",
+    "overrides",
+}
 
 
 def _imported_modules() -> dict[str, str]:

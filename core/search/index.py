@@ -143,11 +143,16 @@ def _overrides_as_markers() -> Iterator[None]:
         yield
         return
     try:
-        import overrides
-        from typing_extensions import override as marker
+        import overrides  # lancedb's own dependency on 3.11, patched only if installed
     except ImportError:
         yield
         return
+
+    def marker(method: Any) -> Any:  # what typing.override does
+        with contextlib.suppress(AttributeError, TypeError):
+            method.__override__ = True
+        return method
+
     saved = overrides.override, overrides.overrides
     overrides.override = overrides.overrides = marker  # type: ignore[assignment]
     try:
