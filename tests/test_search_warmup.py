@@ -8,6 +8,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from py_code_mode import FileStorage, Session
 from py_code_mode.search.embedders import HashEmbedder
 
