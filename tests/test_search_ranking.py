@@ -143,12 +143,47 @@ def test_one_batched_lance_search_ranks_like_one_search_per_clause(tmp_path: Pat
         for text in texts:
             parts = [query_text(p) for p in (text, *clauses(text))]
             vectors = index._embed(parts)
-            batched = index._by_vectors(table, vectors, 12)
-            one_by_one = [index._by_vectors(table, v[None, :], 12)[0] for v in vectors]
+            names = index._names_by_rowid(table)
+            batched = index._by_vectors(table, vectors, 12, names)
+            one_by_one = [index._by_vectors(table, v[None, :], 12, names)[0] for v in vectors]
             assert len(batched) == len(parts) and all(batched), (text, indexed)
             assert [[n for n, _ in b] for b in batched] == [[n for n, _ in s] for s in one_by_one]
+            # the row-id map names each hit as lance's own name column does
+            direct = [
+                table.search(v, vector_column_name="vector")
+                .metric("cosine")
+                .select(["name"])
+                .limit(12)
+                .to_arrow()["name"]
+                .to_pylist()
+                for v in vectors
+            ]
+            assert [[n for n, _ in s] for s in one_by_one] == direct
             for b, s in zip(batched, one_by_one, strict=True):
                 assert [x for _, x in b] == pytest.approx([x for _, x in s], abs=1e-6)
+
+
+def test_above_the_ann_threshold_hits_are_named_after_every_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Above the threshold lance answers with row ids, named from a map read once per table
+    # version: a write (new rows, deleted rows, new row ids) must be seen by the next search.
+    import py_code_mode.search.index as index_module
+
+    monkeypatch.setattr(index_module, "ANN_THRESHOLD", 10)
+    skills, _ = _labelled_set()
+    docs = {s.name: parse_skill(s.name, s.source)[0].search_document() for s in skills}
+    index = HybridIndex(tmp_path / "index", "skills")
+    assert index.query(docs, "send an email message", 1, mode="vector")[0][0] == "send_email"
+    assert index._vectors(index._open()) is None  # lance answered, not the in-memory scan
+    bike = parse_skill(
+        "count_parked_bicycles",
+        'def run(city: str):\n    """Count the bicycles parked in a city."""\n',
+    )[0].search_document()
+    docs = {**{n: d for n, d in docs.items() if n != "send_email"}, bike.name: bike}
+    top = [n for n, _ in index.query(docs, "how many bikes are parked", 3, mode="vector")]
+    assert top[0] == "count_parked_bicycles"
+    assert "send_email" not in [n for n, _ in index.query(docs, "send an email", 10)]
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")

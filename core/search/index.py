@@ -315,6 +315,7 @@ class HybridIndex:
         self._suspect = False  # a query found the table corrupt: the next sync checks it
         # (table version, names, unit vectors) for exact search in memory; None: read it again
         self._matrix: tuple[int, list[str] | None, Any] | None = None
+        self._rowids: tuple[int, dict[int, str]] | None = None  # (table version, names)
         self._lock = threading.RLock()
 
     @property
@@ -386,6 +387,7 @@ class HybridIndex:
         self._known = None
         self._fts_ready = False
         self._matrix = None
+        self._rowids = None
 
     def _read_hashes(self, table: Any) -> dict[str, str]:
         rows = table.search().select(["name", "hash"]).limit(None).to_arrow().to_pydict()
@@ -671,7 +673,9 @@ class HybridIndex:
                     if matrix is None:
                         # One lance search for the query and its clauses: at 100k rows each
                         # separate IVF search cost ~15 ms of CPU, batched they share the work.
-                        by_vector = self._by_vectors(table, vectors, depth)
+                        by_vector = self._by_vectors(
+                            table, vectors, depth, self._names_by_rowid(table)
+                        )
                     else:
                         by_vector = [_nearest(*matrix, v, depth) for v in vectors]
                 by_text: list[list[tuple[str, float]]] = [[] for _ in texts]
@@ -704,26 +708,42 @@ class HybridIndex:
             return None
         return self._matrix[1], self._matrix[2]
 
+    def _names_by_rowid(self, table: Any) -> dict[int, str]:
+        """Every row's name by its row id, read once per table version (ANN searches return
+        row ids, and reading the names of each search's hits cost 3-8 ms of its ~25 at 100k
+        rows; the map is ~60 ms to read after a write)."""
+        version = table.version
+        if self._rowids is None or self._rowids[0] != version:
+            data = table.search().select(["name"]).with_row_id(True).limit(None).to_arrow()
+            self._rowids = (
+                version,
+                dict(zip(data["_rowid"].to_pylist(), data["name"].to_pylist(), strict=True)),
+            )
+        return self._rowids[1]
+
     @staticmethod
-    def _by_vectors(table: Any, embedded: Any, depth: int) -> list[list[tuple[str, float]]]:
+    def _by_vectors(
+        table: Any, embedded: Any, depth: int, names: dict[int, str]
+    ) -> list[list[tuple[str, float]]]:
         """The ``depth`` nearest ``(name, cosine)`` for each row of ``embedded``, from lance in
         one search (several query vectors give a ``query_index`` column; ``limit`` applies to
-        each)."""
+        each); ``names`` maps the hits' row ids to names."""
         import numpy as np
 
         vectors = np.asarray(embedded, dtype=np.float32).reshape(len(embedded), -1)
         rows = (
             table.search(vectors if len(vectors) > 1 else vectors[0], vector_column_name="vector")
             .metric("cosine")
-            .select(["name", "_distance"])
+            .select(["_distance"])
+            .with_row_id(True)
             .limit(depth)
             .to_arrow()
             .to_pydict()
         )
-        which = rows.get("query_index") or [0] * len(rows["name"])
+        which = rows.get("query_index") or [0] * len(rows["_rowid"])
         out: list[list[tuple[str, float]]] = [[] for _ in vectors]
-        for i, name, d in zip(which, rows["name"], rows["_distance"], strict=True):
-            out[i].append((name, 1.0 - float(d)))
+        for i, rowid, d in zip(which, rows["_rowid"], rows["_distance"], strict=True):
+            out[i].append((names[rowid], 1.0 - float(d)))
         return out
 
     @staticmethod
