@@ -93,6 +93,7 @@ class MiniLMEmbedder(CallableEmbedder):
 
 #: The embedder every index in this run uses (``--embedder``); None: the project's default.
 EMBEDDER: Embedder | None = None
+EMBEDDER_NAME = "wordllama"
 #: The fusion the indexes use (``--fusion``); None: the project's default.
 FUSION: Fusion | None = None
 
@@ -609,7 +610,13 @@ CELL = (
 
 
 async def main():
-    async with Session(storage=FileStorage(sys.argv[1])) as session:
+    storage = FileStorage(sys.argv[1])
+    if len(sys.argv) > 3:  # an optional embedder: the bench's loader, built before the session
+        sys.path.insert(0, sys.argv[4])
+        from skill_search import make_embedder
+
+        storage.embedder = make_embedder(sys.argv[3])
+    async with Session(storage=storage) as session:
         opened = time.perf_counter()
         if sys.argv[2] == "warm":
             await asyncio.sleep(2.0)  # the session has been open for 2 s
@@ -630,8 +637,9 @@ def first_search_new_process(base: Path, how: str = "cold") -> dict[str, float]:
     ``base`` (in-process executor): ``cold`` searches at once (``total_s`` counts imports,
     the session's start and the search); ``warm`` searches 2 s after the session opened, so
     ``search_s`` shows what of the background warm-up was still left."""
+    extra = [EMBEDDER_NAME, str(HERE)] if EMBEDDER is not None else []
     out = subprocess.run(
-        [sys.executable, "-c", FIRST_SEARCH, str(base), how],
+        [sys.executable, "-c", FIRST_SEARCH, str(base), how, *extra],
         capture_output=True,
         text=True,
         check=True,
@@ -707,8 +715,8 @@ def main() -> int:
     )
     parser.add_argument("--json", type=Path, default=HERE / "results" / "skill_search.json")
     args = parser.parse_args()
-    global EMBEDDER, FUSION
-    EMBEDDER = make_embedder(args.embedder)
+    global EMBEDDER, EMBEDDER_NAME, FUSION
+    EMBEDDER, EMBEDDER_NAME = make_embedder(args.embedder), args.embedder
     if args.fusion:
         method, weight, k = args.fusion.split(",")
         FUSION = Fusion(method, float(weight), float(k))
@@ -748,7 +756,7 @@ def main() -> int:
             )
         for n in args.library_sizes:
             report["library"][str(n)] = add_one_library(n, work)
-        if args.library_sizes and EMBEDDER is None:
+        if args.library_sizes:
             base = work / f"lib-{args.library_sizes[0]}"
             cold = first_search_new_process(base, "cold")
             report["first_search_new_process_s"] = cold["total_s"]
