@@ -35,7 +35,13 @@ from typing import Any, NoReturn
 from py_code_mode import FileStorage
 from py_code_mode.search import HybridIndex, SearchDocument
 from py_code_mode.search.embedders import CallableEmbedder, Embedder, OnnxEmbedder
-from py_code_mode.search.index import Fusion, clauses, document, query_text
+from py_code_mode.search.index import (
+    Fusion,
+    clauses,
+    document,
+    lift_clause_best,
+    query_text,
+)
 from py_code_mode.skills import parse_skill
 
 HERE = Path(__file__).resolve().parent
@@ -408,10 +414,10 @@ def _fused(fusion: Fusion, found: list[Any], how: str = "lift-clause-best") -> d
             for name, value in clause.items():
                 scores[name] = max(scores.get(name, float("-inf")), value)
             continue
-        best = max(clause, key=lambda n: (clause[n], n))
         if how == "lift-clause-best":
-            scores[best] = max(scores.get(best, float("-inf")), clause[best])
+            lift_clause_best(scores, clause)
             continue
+        best = max(clause, key=lambda n: clause[n])
         top = max(scores.values())
         lift = top + 1e-3 * clause[best] if how == "insert-top" else top - 1e-3
         scores[best] = max(scores.get(best, float("-inf")), lift)

@@ -270,6 +270,14 @@ class Fusion:
         return scores
 
 
+def lift_clause_best(scores: dict[str, float], clause: dict[str, float]) -> None:
+    """Let a clause's best skill (ties to the first name, as the final ranking breaks them)
+    keep the better of its score in ``scores`` and its clause score."""
+    if clause:
+        best = min(clause, key=lambda name: (-clause[name], name))
+        scores[best] = max(scores.get(best, float("-inf")), clause[best])
+
+
 #: Share of the best fused score a skill that always fails loses (with enough calls seen).
 FAILURE_PENALTY = 0.5
 
@@ -618,10 +626,7 @@ class HybridIndex:
             # clauses, 1.00 with; MiniLM recall 0.89 lifting every clause candidate, 0.94
             # lifting only each clause's best).
             for clause_vector, _ in found[1:]:
-                clause = fusion.combine(clause_vector, by_text)
-                if clause:  # the best, ties to the first name (as the final ranking does)
-                    best = min(clause, key=lambda name: (-clause[name], name))
-                    scores[best] = max(scores.get(best, float("-inf")), clause[best])
+                lift_clause_best(scores, fusion.combine(clause_vector, by_text))
         apply_usage(scores, usage or {})
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
         return ranked[:limit]

@@ -40,7 +40,6 @@ class SkillLibrary:
         #: when the storage object itself is gone).
         self._embedder_source: Callable[[], Any] | None = None
         self._index: Any = None
-        self._index_for: Embedder | None = None  # the embedder the index object was built for
         self._lock = threading.Lock()
         self._docs: dict[str, Any] = {}  # name -> SearchDocument, rebuilt when its hash changes
         self._warming: threading.Thread | None = None
@@ -102,6 +101,7 @@ class SkillLibrary:
     # --- search ------------------------------------------------------------------------------
 
     def _search_index(self) -> Any:
+        from ..search.embedders import default_embedder
         from ..search.index import HybridIndex
 
         source = self._embedder_source
@@ -111,7 +111,7 @@ class SkillLibrary:
                 self._embedder = current
         embedder = self._embedder
         with self._lock:
-            if self._index is None or embedder is not self._index_for:
+            if self._index is None or self._index.embedder is not (embedder or default_embedder()):
                 # A new embedder gets its own table (named by its id) in the same folder.
                 path = self._index_path
                 if path is None:
@@ -120,7 +120,6 @@ class SkillLibrary:
                     path = Path(tempfile.mkdtemp(prefix="py-code-mode-index-"))
                     self._index_path = path
                 self._index = HybridIndex(path, "skills", embedder)
-                self._index_for = embedder
             return self._index
 
     def _documents(self, skills: dict[str, Skill]) -> dict[str, Any]:
