@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from reachable import interpreter_and_package, reachable
 from test_cli_more import _read_until
 
 PY = sys.executable
@@ -68,12 +69,13 @@ def test_read_only_base_is_one_line(tmp_path: Path) -> None:
     locked = tmp_path / "locked"
     locked.mkdir()
     os.chmod(tmp_path, 0o755)
-    proc = subprocess.run(
-        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", PY, "-m",
-         "py_code_mode", "run", "-c", "1", "--executor", "inprocess", "--base",
-         str(locked / "base")],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": "/tmp"},
-    )  # fmt: skip
+    with reachable(interpreter_and_package()):  # the checkout may sit in a 0700 folder
+        proc = subprocess.run(
+            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", PY, "-m",
+             "py_code_mode", "run", "-c", "1", "--executor", "inprocess", "--base",
+             str(locked / "base")],
+            capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": "/tmp"},
+        )  # fmt: skip
     one_line_error(proc, "Permission denied")
 
 

@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import shutil
-import stat
 import subprocess
 import sys
 import tempfile
@@ -26,13 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import py_code_mode
+from reachable import interpreter_and_package, reachable
 
 HOSTS = ("root", "user")
 TEST_UID = int(os.environ.get("PCM_TEST_UID", "64123"))  # no passwd entry needed
 HERE = Path(__file__).resolve().parent
 HOST_SCRIPT = HERE / "host_script.py"
-PACKAGE_DIR = Path(py_code_mode.__file__).resolve().parent
 
 
 @dataclass
@@ -113,20 +111,6 @@ class Host:
         return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-def _grant_search(paths: list[Path]) -> list[tuple[Path, int]]:
-    """Add o+x to directories on the way to ``paths`` that lack it; return (dir, old mode)."""
-    changed = []
-    for path in paths:
-        for parent in [*reversed(path.parents), path]:
-            if not parent.is_dir():
-                continue
-            mode = stat.S_IMODE(parent.stat().st_mode)
-            if not mode & stat.S_IXOTH:
-                parent.chmod(mode | stat.S_IXOTH)
-                changed.append((parent, mode))
-    return changed
-
-
 @contextlib.contextmanager
 def make_host(kind: str) -> Iterator[Host]:
     """A Host of ``kind`` with fresh home and scratch folders (removed afterwards)."""
@@ -144,19 +128,12 @@ def make_host(kind: str) -> Iterator[Host]:
     # Not under pytest's tmp_path: /tmp/pytest-of-root is 0700, unreachable for the test uid.
     top = Path(tempfile.mkdtemp(prefix=f"pcm-host-{kind}-", dir="/var/tmp"))
     top.chmod(0o755)
-    granted: list[tuple[Path, int]] = []
-    if switch:
-        real = Path(sys.executable).resolve()
-        granted = _grant_search(
-            [Path(sys.prefix), Path(sys.base_prefix), real.parent, HERE, PACKAGE_DIR]
-        )
+    access = reachable([*interpreter_and_package(), HERE]) if switch else contextlib.nullcontext()
     host = Host(kind, uid, gid, top / "home", top / "scratch", switch)
-    host.mkdir(host.home)
-    host.mkdir(host.scratch)
     try:
-        yield host
+        with access:
+            host.mkdir(host.home)
+            host.mkdir(host.scratch)
+            yield host
     finally:
         shutil.rmtree(top, ignore_errors=True)
-        for path, mode in reversed(granted):
-            with contextlib.suppress(OSError):
-                path.chmod(mode)
