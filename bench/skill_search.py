@@ -719,6 +719,12 @@ def main() -> int:
         "--fusion",
         help="method,weight,k for every index (default: the engine's); choose it on tune",
     )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        help="keep the indexes in this folder and reuse them on the next run (a 100k index "
+        "with a transformer embedder takes ~20 minutes to build); default: a temporary folder",
+    )
     parser.add_argument("--json", type=Path, default=HERE / "results" / "skill_search.json")
     args = parser.parse_args()
     global EMBEDDER, EMBEDDER_NAME, FUSION
@@ -727,7 +733,8 @@ def main() -> int:
         method, weight, k = args.fusion.split(",")
         FUSION = Fusion(method, float(weight), float(k))
 
-    work = Path(tempfile.mkdtemp(prefix="pcm-skill-bench-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="pcm-skill-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {
         "embedder": args.embedder,
         "fusion": args.fusion or "default",
@@ -771,7 +778,8 @@ def main() -> int:
             report["first_search_2s_after_open"] = warm
             report["first_search_after_warm_up_s"] = max(r["search_s"] for r in warm)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
 
     if "study" in report:
         print_study(report["study"])

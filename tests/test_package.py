@@ -20,6 +20,8 @@ HEAVY = [
     "pydantic",
     "redis",
     "mcp",
+    "numpy",
+    "simsimd",
 ]
 
 

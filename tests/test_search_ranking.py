@@ -117,7 +117,8 @@ def test_a_clauses_runners_up_do_not_push_out_the_whole_querys_candidates(
 
 
 def test_the_in_memory_vector_scan_ranks_like_lance(set_index: HybridIndex) -> None:
-    # The exact scan in numpy replaces lance's flat scan below the ANN threshold: same order.
+    # Vector queries are answered in memory (search/vectors.py), not by lance: same order as a
+    # lance flat scan over the same table.
     table = set_index._open()
     for text in ("how popular is this project on github", "turn a png into a jpeg"):
         ours = [n for n, _ in set_index.candidates(text, 10, full_text=False)[0]]
@@ -126,56 +127,22 @@ def test_the_in_memory_vector_scan_ranks_like_lance(set_index: HybridIndex) -> N
         assert ours == lance.to_arrow()["name"].to_pylist()
 
 
-def test_one_batched_lance_search_ranks_like_one_search_per_clause(tmp_path: Path) -> None:
-    # Above the ANN threshold a query and its clauses go to lance as one search with several
-    # vectors; each clause must get exactly the list its own search gives, flat and with an
-    # IVF index alike.
-    from lancedb.index import IvfFlat
-
-    skills, queries = _labelled_set()
-    index = HybridIndex(tmp_path / "index", "skills")
-    index.sync({s.name: parse_skill(s.name, s.source)[0].search_document() for s in skills})
-    table = index._open()
-    texts = [q.text for q in queries if q.kind == "multi"][:6] + ["send an email"]
-    for indexed in (False, True):
-        if indexed:
-            table.create_index("vector", config=IvfFlat(distance_type="cosine", num_partitions=4))
-        for text in texts:
-            parts = [query_text(p) for p in (text, *clauses(text))]
-            vectors = index._embed(parts)
-            names = index._names_by_rowid(table)
-            batched = index._by_vectors(table, vectors, 12, names)
-            one_by_one = [index._by_vectors(table, v[None, :], 12, names)[0] for v in vectors]
-            assert len(batched) == len(parts) and all(batched), (text, indexed)
-            assert [[n for n, _ in b] for b in batched] == [[n for n, _ in s] for s in one_by_one]
-            # the row-id map names each hit as lance's own name column does
-            direct = [
-                table.search(v, vector_column_name="vector")
-                .metric("cosine")
-                .select(["name"])
-                .limit(12)
-                .to_arrow()["name"]
-                .to_pylist()
-                for v in vectors
-            ]
-            assert [[n for n, _ in s] for s in one_by_one] == direct
-            for b, s in zip(batched, one_by_one, strict=True):
-                assert [x for _, x in b] == pytest.approx([x for _, x in s], abs=1e-6)
-
-
-def test_above_the_ann_threshold_hits_are_named_after_every_write(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("int8", [False, True], ids=["float32", "int8-first"])
+def test_vector_hits_follow_every_write_of_this_and_other_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, int8: bool
 ) -> None:
-    # Above the threshold lance answers with row ids, named from a map read once per table
-    # version: a write (new rows, deleted rows, new row ids) must be seen by the next search.
-    import py_code_mode.search.index as index_module
+    # The vectors in memory are patched by this index's own writes and read again after
+    # another writer's (a second HybridIndex on the same folder stands in for another process):
+    # every search answers from the table as it is now, with both scoring paths.
+    import py_code_mode.search.vectors as vectors_module
 
-    monkeypatch.setattr(index_module, "ANN_THRESHOLD", 10)
+    monkeypatch.setattr(vectors_module, "INT8_ROWS", 10 if int8 else 10**9)
     skills, _ = _labelled_set()
     docs = {s.name: parse_skill(s.name, s.source)[0].search_document() for s in skills}
     index = HybridIndex(tmp_path / "index", "skills")
     assert index.query(docs, "send an email message", 1, mode="vector")[0][0] == "send_email"
-    assert index._vectors(index._open()) is None  # lance answered, not the in-memory scan
+    held = index._vectors(index._open())
+    assert held.uses_int8 is int8
     bike = parse_skill(
         "count_parked_bicycles",
         'def run(city: str):\n    """Count the bicycles parked in a city."""\n',
@@ -183,7 +150,23 @@ def test_above_the_ann_threshold_hits_are_named_after_every_write(
     docs = {**{n: d for n, d in docs.items() if n != "send_email"}, bike.name: bike}
     top = [n for n, _ in index.query(docs, "how many bikes are parked", 3, mode="vector")]
     assert top[0] == "count_parked_bicycles"
+    assert index._vectors(index._open()) is held  # patched in place, not read again
     assert "send_email" not in [n for n, _ in index.query(docs, "send an email", 10)]
+
+    other = HybridIndex(tmp_path / "index", "skills")
+    ferry = parse_skill(
+        "book_ferry_ticket",
+        'def run(port: str):\n    """Book a ferry crossing from a port."""\n',
+    )[0].search_document()
+    docs = {**docs, ferry.name: ferry}
+    other.sync(docs)
+    top = [n for n, _ in index.query(docs, "book a ferry crossing", 3, mode="vector")]
+    assert top[0] == "book_ferry_ticket"
+    fresh = HybridIndex(tmp_path / "index", "skills")
+    for text in ("how many bikes are parked", "send an email", "turn a png into a jpeg"):
+        ours, theirs = index.search(text, 10, mode="vector"), fresh.search(text, 10, mode="vector")
+        assert [n for n, _ in ours] == [n for n, _ in theirs]
+        assert [x for _, x in ours] == pytest.approx([x for _, x in theirs], abs=1e-6)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")

@@ -28,11 +28,14 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._fileio import file_lock
 from ..errors import MissingPackageError, SearchError, SearchIndexCorruptError
 from .embedders import Embedder, default_embedder, embed_array
+
+if TYPE_CHECKING:
+    from .vectors import VectorSet
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +49,6 @@ DESCRIPTION_WEIGHT = 1
 #: How much of the docstring the embedder sees (a static embedder averages words: a long tail
 #: of generic words drowns the ones that matter).
 DETAIL_CHARS = 600
-#: Rows above which an ANN vector index is built (exact search is fast enough below).
-ANN_THRESHOLD = 50_000
 #: Small writes between compactions (each write adds files; queries slow down without it).
 COMPACT_EVERY = 50
 #: The saturated fusion's BM25 weight unless the embedder says otherwise (``fusion_weight``):
@@ -321,9 +322,8 @@ class HybridIndex:
         self._writes = 0
         self._fts_ready = False
         self._suspect = False  # a query found the table corrupt: the next sync checks it
-        # (table version, names, unit vectors) for exact search in memory; None: read it again
-        self._matrix: tuple[int, list[str] | None, Any] | None = None
-        self._rowids: tuple[int, dict[int, str]] | None = None  # (table version, names)
+        # (table version, every row's vector) for exact search in memory; None: read it again
+        self._vectors_seen: tuple[int, VectorSet] | None = None
         self._lock = threading.RLock()
 
     @property
@@ -394,8 +394,7 @@ class HybridIndex:
         self._hashes = None
         self._known = None
         self._fts_ready = False
-        self._matrix = None
-        self._rowids = None
+        self._vectors_seen = None
 
     def _read_hashes(self, table: Any) -> dict[str, str]:
         rows = table.search().select(["name", "hash"]).limit(None).to_arrow().to_pydict()
@@ -519,21 +518,24 @@ class HybridIndex:
         with file_lock(self.path / f"{self.table_name}.lock"):
             table = self._open()
             table.checkout_latest()  # see what other processes wrote
-            if self._known is not None and self._known[0] == table.version:
+            before = table.version
+            if self._known is not None and self._known[0] == before:
                 have = self._known[1]  # nobody wrote since our last sync: skip the read
             else:
                 have = self._read_hashes(table)
             changed = [doc for name, doc in documents.items() if have.get(name) != doc.hash]
             removed = [name for name in have if name not in wanted]
+            written: list[tuple[list[str], Any]] = []
             if changed:
                 for start in range(0, len(changed), 5000):
-                    batch = self._batch(changed[start : start + 5000])
+                    names, batch = self._batch(changed[start : start + 5000])
                     (
                         table.merge_insert("name")
                         .when_matched_update_all()
                         .when_not_matched_insert_all()
                         .execute(batch)
                     )
+                    written.append((names, batch))
             if removed:
                 for start in range(0, len(removed), 500):
                     quoted = ", ".join(
@@ -544,18 +546,28 @@ class HybridIndex:
                 self._after_write(table, len(changed) + len(removed), len(wanted))
             self._hashes = wanted
             self._known = (table.version, dict(wanted))
-            if self._matrix is not None and self._matrix[0] != table.version:
-                self._matrix = None  # read the vectors again on the next search
+            seen = self._vectors_seen
+            if seen is not None and seen[0] != table.version:
+                if seen[0] == before:  # the vectors in memory were current: apply our writes
+                    vectors = seen[1]
+                    vectors.update([], [], removed)
+                    for names, batch in written:
+                        vectors.update(names, _vector_column(batch, self.dim))
+                    self._vectors_seen = (table.version, vectors)
+                else:  # someone else wrote meanwhile: read them all again on the next search
+                    self._vectors_seen = None
 
-    def _batch(self, docs: list[SearchDocument]) -> Any:
-        """An Arrow table with the index's exact schema (the key column must be non-null)."""
+    def _batch(self, docs: list[SearchDocument]) -> tuple[list[str], Any]:
+        """The names and an Arrow table with the index's exact schema (the key column must be
+        non-null)."""
         import pyarrow as pa
 
         vectors = self._embed([d.embed_text for d in docs])
         flat = pa.array(vectors.reshape(-1), type=pa.float32())
-        return pa.Table.from_arrays(
+        names = [d.name for d in docs]
+        return names, pa.Table.from_arrays(
             [
-                pa.array([d.name for d in docs], type=pa.string()),
+                pa.array(names, type=pa.string()),
                 pa.array([d.text for d in docs], type=pa.string()),
                 pa.array([d.hash for d in docs], type=pa.string()),
                 pa.FixedSizeListArray.from_arrays(flat, self.dim),
@@ -574,12 +586,6 @@ class HybridIndex:
             from datetime import timedelta
 
             table.optimize(cleanup_older_than=timedelta(minutes=5))
-        if total >= ANN_THRESHOLD and count > 1000:
-            # IVF_FLAT: exact distances inside the probed partitions. Measured at 100k skills it
-            # kept exact search's recall at ~6 ms; IVF_HNSW_SQ lost nearly all of it here.
-            from lancedb.index import IvfFlat
-
-            table.create_index("vector", config=IvfFlat(distance_type="cosine"), replace=True)
 
     # --- querying ----------------------------------------------------------------------------
 
@@ -673,16 +679,8 @@ class HybridIndex:
                 )
                 by_vector: list[list[tuple[str, float]]] = [[] for _ in texts]
                 if vector:
-                    vectors = self._embed(texts)
-                    matrix = self._vectors(table)
-                    if matrix is None:
-                        # One lance search for the query and its clauses: at 100k rows each
-                        # separate IVF search cost ~15 ms of CPU, batched they share the work.
-                        by_vector = self._by_vectors(
-                            table, vectors, depth, self._names_by_rowid(table)
-                        )
-                    else:
-                        by_vector = [_nearest(*matrix, v, depth) for v in vectors]
+                    # The query and its clauses in one embedder call and one pass in memory.
+                    by_vector = self._vectors(table).nearest(self._embed(texts), depth)
                 by_text: list[list[tuple[str, float]]] = [[] for _ in texts]
                 if text_job is not None:
                     by_text[0] = text_job.result()
@@ -690,66 +688,17 @@ class HybridIndex:
                 raise self._failure("searching it", exc) from exc
         return list(zip(by_vector, by_text, strict=True))
 
-    def _vectors(self, table: Any) -> tuple[list[str], Any] | None:
-        """All names and unit vectors, kept in memory while the table has at most
-        :data:`ANN_THRESHOLD` rows (an exact scan in numpy: 10k rows in well under a
-        millisecond, where a lance flat scan took ~9 ms); ``None`` above that (lance's ANN
-        index answers)."""
-        import numpy as np
-
+    def _vectors(self, table: Any) -> VectorSet:
+        """Every row's vector, held in memory for exact search (:mod:`.vectors`); read again
+        when the table's version is not the one they were read or patched at."""
         version = table.version
-        if self._matrix is None or self._matrix[0] != version:
-            if table.count_rows() > ANN_THRESHOLD:
-                self._matrix = (version, None, None)  # too many rows: lance answers
-            else:
-                data = table.search().select(["name", "vector"]).limit(None).to_arrow()
-                names = data["name"].to_pylist()
-                flat = data["vector"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
-                matrix = np.array(flat, dtype=np.float32).reshape(len(names), self.dim)
-                norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-                matrix /= np.where(norms == 0, 1.0, norms)
-                self._matrix = (version, names, matrix)
-        if self._matrix[1] is None:
-            return None
-        return self._matrix[1], self._matrix[2]
+        if self._vectors_seen is None or self._vectors_seen[0] != version:
+            data = table.search().select(["name", "vector"]).limit(None).to_arrow()
+            from .vectors import VectorSet  # numpy: loaded with the first search
 
-    def _names_by_rowid(self, table: Any) -> dict[int, str]:
-        """Every row's name by its row id, read once per table version (ANN searches return
-        row ids, and reading the names of each search's hits cost 3-8 ms of its ~25 at 100k
-        rows; the map is ~60 ms to read after a write)."""
-        version = table.version
-        if self._rowids is None or self._rowids[0] != version:
-            data = table.search().select(["name"]).with_row_id(True).limit(None).to_arrow()
-            self._rowids = (
-                version,
-                dict(zip(data["_rowid"].to_pylist(), data["name"].to_pylist(), strict=True)),
-            )
-        return self._rowids[1]
-
-    @staticmethod
-    def _by_vectors(
-        table: Any, embedded: Any, depth: int, names: dict[int, str]
-    ) -> list[list[tuple[str, float]]]:
-        """The ``depth`` nearest ``(name, cosine)`` for each row of ``embedded``, from lance in
-        one search (several query vectors give a ``query_index`` column; ``limit`` applies to
-        each); ``names`` maps the hits' row ids to names."""
-        import numpy as np
-
-        vectors = np.asarray(embedded, dtype=np.float32).reshape(len(embedded), -1)
-        rows = (
-            table.search(vectors if len(vectors) > 1 else vectors[0], vector_column_name="vector")
-            .metric("cosine")
-            .select(["_distance"])
-            .with_row_id(True)
-            .limit(depth)
-            .to_arrow()
-            .to_pydict()
-        )
-        which = rows.get("query_index") or [0] * len(rows["_rowid"])
-        out: list[list[tuple[str, float]]] = [[] for _ in vectors]
-        for i, rowid, d in zip(which, rows["_rowid"], rows["_distance"], strict=True):
-            out[i].append((names[rowid], 1.0 - float(d)))
-        return out
+            vectors = VectorSet(data["name"].to_pylist(), _vector_column(data, self.dim), self.dim)
+            self._vectors_seen = (version, vectors)
+        return self._vectors_seen[1]
 
     @staticmethod
     def _by_text(table: Any, text: str, depth: int) -> list[tuple[str, float]]:
@@ -764,20 +713,12 @@ class HybridIndex:
         return [(name, float(s)) for name, s in zip(rows["name"], rows["_score"], strict=True)]
 
 
-def _nearest(names: list[str], matrix: Any, query: Any, depth: int) -> list[tuple[str, float]]:
-    """The ``depth`` rows of ``matrix`` (unit vectors) nearest to ``query`` by cosine."""
+def _vector_column(data: Any, dim: int) -> Any:
+    """The ``vector`` column of an Arrow table as an ``(rows, dim)`` float32 array."""
     import numpy as np
 
-    if not names:
-        return []
-    q = np.asarray(query, dtype=np.float32)
-    q = q / (float(np.linalg.norm(q)) or 1.0)
-    scores = matrix @ q
-    top = (
-        np.argpartition(-scores, depth - 1)[:depth] if len(names) > depth else np.arange(len(names))
-    )
-    top = top[np.argsort(-scores[top], kind="stable")]
-    return [(names[i], float(scores[i])) for i in top]
+    flat = data["vector"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    return np.asarray(flat, dtype=np.float32).reshape(-1, dim)
 
 
 class _LazyPool:
