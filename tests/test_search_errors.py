@@ -102,6 +102,32 @@ def test_a_wrong_dimension_embedder_is_a_search_error(tmp_path: Path) -> None:
         library.search("double", 1)
 
 
+def test_an_embedder_returning_nan_is_a_search_error_and_nothing_is_written(
+    tmp_path: Path,
+) -> None:
+    # One NaN row would skew every later search of the table: it is refused before the write,
+    # and the skills indexed before still answer.
+    inner = HashEmbedder(64)
+
+    def embed(texts: list[str]) -> list[list[float]]:
+        vectors = inner.embed(texts)
+        return [
+            [float("nan")] * 64 if "poison" in t else v for t, v in zip(texts, vectors, strict=True)
+        ]
+
+    library = _library(tmp_path, CallableEmbedder(embed, dim=64, id="nan-64"))
+    library.create("double", DOUBLE)
+    library.create("send_email", EMAIL)
+    assert library.search("email someone", 1)[0].name == "send_email"
+    library.create("poison_well", 'def run() -> None:\n    """Poison the well."""\n')
+    with pytest.raises(SearchError, match=r"nan-64 returned NaN or infinite values for 1 of 1"):
+        library.search("email someone", 1)
+    with pytest.raises(SearchError, match="poison"):
+        library.search("poison", 1)
+    library.delete("poison_well")
+    assert library.search("email someone", 1)[0].name == "send_email"
+
+
 def test_environment_errors_are_not_taken_for_corruption() -> None:
     # The forms lance gives these errors (lance raises RuntimeError("lance error: ...")).
     for message in (

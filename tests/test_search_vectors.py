@@ -97,3 +97,19 @@ def test_the_int8_kernels_are_installed() -> None:
     assert vectors_module._simsimd() is not None
     rows = _data("gaussian", vectors_module.INT8_ROWS, 16)
     assert VectorSet([str(i) for i in range(len(rows))], rows, 16).uses_int8
+
+
+def test_a_row_with_nan_or_inf_cannot_skew_the_others(path: str) -> None:
+    # Rows an older version stored unchecked: they become zeros (score 0), the rest stay exact.
+    rows = _data("gaussian", 500, 24)
+    rows[7, 3], rows[9, 0] = np.nan, np.inf
+    names = [f"s{i}" for i in range(len(rows))]
+    vectors = VectorSet(names, rows, 24)
+    vectors.update(["late"], np.full((1, 24), np.nan))
+    clean = np.delete(rows, [7, 9], axis=0)
+    kept = [n for i, n in enumerate(names) if i not in (7, 9)]
+    for query in _data("gaussian", 10, 24, seed=3):
+        found = vectors.nearest(query, 20)[0]
+        _assert_exact(found, clean, kept, query, 20)
+    scores = dict(vectors.nearest(np.ones(24), len(vectors))[0])
+    assert scores["s7"] == scores["s9"] == scores["late"] == 0.0

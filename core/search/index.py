@@ -401,7 +401,29 @@ class HybridIndex:
         return dict(zip(rows["name"], rows["hash"], strict=True))
 
     def _embed(self, texts: list[str]) -> Any:
-        return self._from_embedder(embed_array, self.embedder, texts)
+        """``(len(texts), dim)`` float32 vectors; an embedder that returns another shape, or
+        NaN or infinite values, is reported before anything is written or searched with them
+        (one such row would skew every search of the table)."""
+        import numpy as np
+
+        vectors = np.asarray(self._from_embedder(embed_array, self.embedder, texts))
+        problem = ""
+        if vectors.shape != (len(texts), self.dim):
+            problem = (
+                f"vectors of shape {vectors.shape} for {len(texts)} texts of dimension {self.dim}"
+            )
+        elif not np.isfinite(vectors).all():
+            bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+            problem = (
+                f"NaN or infinite values for {len(bad)} of {len(texts)} texts "
+                f"(the first: {texts[int(bad[0])][:80]!r})"
+            )
+        if problem:
+            raise SearchError(
+                f"search failed: embedder {self.embedder.id} returned {problem}",
+                index_path=str(self.table_dir),
+            )
+        return vectors
 
     @property
     def dim(self) -> int:

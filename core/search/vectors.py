@@ -39,7 +39,10 @@ def _simsimd() -> Any:
 
 
 def _unit(vectors: Any, dim: int) -> np.ndarray:
+    """Rows scaled to length 1; a row with NaN or infinite values (written by an embedder
+    before the index checked them) becomes zeros, so it cannot skew the other rows' scores."""
     matrix = np.array(vectors, dtype=np.float32).reshape(-1, dim)
+    matrix[~np.isfinite(matrix).all(axis=1)] = 0.0
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     matrix /= np.where(norms == 0, 1.0, norms)
     return matrix
