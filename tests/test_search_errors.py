@@ -128,6 +128,26 @@ def test_an_embedder_returning_nan_is_a_search_error_and_nothing_is_written(
     assert library.search("email someone", 1)[0].name == "send_email"
 
 
+def test_texts_without_words_are_searched_and_indexed_without_the_embedder(
+    tmp_path: Path,
+) -> None:
+    # wordllama embeds "" as NaN: a clause of symbols only ("-- --") and a document with no
+    # words (a tool named "_") get zeros instead of an error, and the rest still ranks.
+    from py_code_mode.search.index import HybridIndex, content_hash, document
+
+    index = HybridIndex(tmp_path / "index", "skills")
+    docs = {
+        name: document(name, content_hash(name, text, ""), description=text)
+        for name, text in [
+            ("get_stars", "get the stars of a github repo"),
+            ("post_slack", "post a message to slack"),
+            ("_", ""),
+        ]
+    }
+    assert index.query(docs, "get the stars, -- --", 1)[0][0] == "get_stars"
+    assert index.query(docs, "post it to slack and -- --", 1)[0][0] == "post_slack"
+
+
 def test_environment_errors_are_not_taken_for_corruption() -> None:
     # The forms lance gives these errors (lance raises RuntimeError("lance error: ...")).
     for message in (

@@ -113,3 +113,22 @@ def test_a_row_with_nan_or_inf_cannot_skew_the_others(path: str) -> None:
         _assert_exact(found, clean, kept, query, 20)
     scores = dict(vectors.nearest(np.ones(24), len(vectors))[0])
     assert scores["s7"] == scores["s9"] == scores["late"] == 0.0
+
+
+def test_repeated_names_wrong_shapes_and_extreme_magnitudes() -> None:
+    # A name stored twice (lance does not enforce the key) keeps its last row and can be
+    # removed; a mismatched update changes nothing; rows of any magnitude are unit vectors.
+    vectors = VectorSet(["a", "a", "b"], np.eye(3), 3)
+    assert len(vectors) == 2
+    assert [n for n, _ in vectors.nearest([0, 1, 0], 1)[0]] == ["a"]
+    vectors.update([], [], removed=["a"])
+    assert [n for n, _ in vectors.nearest([0, 1, 0], 5)[0]] == ["b"]
+    with pytest.raises(ValueError, match="2 names for 1 vectors"):
+        vectors.update(["c", "d"], np.eye(3)[:1], removed=["b"])
+    assert len(vectors) == 1  # nothing was removed either
+    with pytest.raises(ValueError, match="dimension 3"):
+        vectors.nearest(np.ones(6), 1)
+    tiny = VectorSet(["tiny", "huge", "x"], [[1e-23, 0, 0], [1e19, 1e19, 0], [0, 0, 1]], 3)
+    scores = dict(tiny.nearest([1, 0, 0], 3)[0])
+    assert scores["tiny"] == pytest.approx(1.0)
+    assert scores["huge"] == pytest.approx(2**-0.5)

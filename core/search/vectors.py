@@ -30,21 +30,48 @@ INT8_ROWS = 8_192
 BOUND_SLACK = 1e-4
 
 
+#: Rows encoded or normalized at a time (bounds the temporary arrays while a set is built).
+CHUNK = 4_096
+_KERNELS: list[Any] = []  # [simsimd or None], checked once per process
+
+
 def _simsimd() -> Any:
-    try:
-        import simsimd
-    except ImportError:  # no wheel for this platform: the float32 product answers alone
-        return None
-    return simsimd
+    """simsimd, if it is installed and its int8 dot product is exact on this CPU (the bound
+    relies on it; checked once against numpy on extreme values), else None: the float32
+    product then answers alone."""
+    if not _KERNELS:
+        try:
+            import simsimd
+
+            rng = np.random.default_rng(0)
+            a = rng.integers(-127, 128, size=(9, 1024)).astype(np.int8)
+            a[0], a[1] = 127, -127
+            got = np.asarray(simsimd.cdist(a, a[:2], metric="dot", threads=1), dtype=np.float64)
+            exact = a.astype(np.int64) @ a[:2].astype(np.int64).T
+            _KERNELS.append(simsimd if np.array_equal(got, exact) else None)
+        except ImportError:  # no wheel for this platform
+            _KERNELS.append(None)
+    return _KERNELS[0]
 
 
 def _unit(vectors: Any, dim: int) -> np.ndarray:
-    """Rows scaled to length 1; a row with NaN or infinite values (written by an embedder
-    before the index checked them) becomes zeros, so it cannot skew the other rows' scores."""
-    matrix = np.array(vectors, dtype=np.float32).reshape(-1, dim)
-    matrix[~np.isfinite(matrix).all(axis=1)] = 0.0
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    matrix /= np.where(norms == 0, 1.0, norms)
+    """A float32 copy of ``vectors`` (one vector, or one per row) with rows of length 1; a row
+    with NaN or infinite values (stored before the index checked them) becomes zeros, so it
+    cannot skew the other rows' scores."""
+    matrix = np.array(vectors, dtype=np.float32)
+    if matrix.ndim == 1:
+        matrix = matrix[None, :]
+    if matrix.ndim != 2 or matrix.shape[1] != dim:
+        raise ValueError(f"expected vectors of dimension {dim}, got shape {matrix.shape}")
+    for start in range(0, len(matrix), CHUNK):
+        rows = matrix[start : start + CHUNK]
+        rows[~np.isfinite(rows).all(axis=1)] = 0.0
+        # Scaled by the largest value first: squaring very large or very small float32 values
+        # would overflow or underflow the norm.
+        peak = np.abs(rows).max(axis=1, keepdims=True)
+        rows /= np.where(peak == 0, 1.0, peak)
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        rows /= np.where(norms == 0, 1.0, norms)
     return matrix
 
 
@@ -54,7 +81,9 @@ class _Codes:
 
     def __init__(self, rows: np.ndarray, capacity: int) -> None:
         dim = rows.shape[1]
-        peak = np.abs(rows).max(axis=0) if len(rows) else np.ones(dim, dtype=np.float32)
+        peak = np.zeros(dim, dtype=np.float32)
+        for start in range(0, len(rows), CHUNK):
+            np.maximum(peak, np.abs(rows[start : start + CHUNK]).max(axis=0), out=peak)
         self.scale = (127.0 / np.maximum(peak, 1e-6)).astype(np.float32)
         self.codes = np.zeros((capacity, dim), dtype=np.int8)
         self.error = np.zeros(capacity, dtype=np.float32)  # |x * scale - code|
@@ -64,12 +93,13 @@ class _Codes:
     def set(self, start: int, rows: np.ndarray) -> None:
         """Encode ``rows`` into places ``start:``; a value beyond the scale is clipped, and the
         clipping counts in the row's error, so the bound still holds."""
-        scaled = rows * self.scale
-        codes = np.clip(np.rint(scaled), -127, 127)
-        stop = start + len(rows)
-        self.codes[start:stop] = codes
-        self.error[start:stop] = np.linalg.norm(scaled - codes, axis=1)
-        self.size[start:stop] = np.linalg.norm(codes, axis=1)
+        for offset in range(0, len(rows), CHUNK):
+            scaled = rows[offset : offset + CHUNK] * self.scale
+            codes = np.clip(np.rint(scaled), -127, 127)
+            at = slice(start + offset, start + offset + len(codes))
+            self.codes[at] = codes
+            self.error[at] = np.linalg.norm(scaled - codes, axis=1)
+            self.size[at] = np.linalg.norm(codes, axis=1)
 
     def move(self, source: int, target: int) -> None:
         for array in (self.codes, self.error, self.size):
@@ -107,11 +137,16 @@ class VectorSet:
 
     def __init__(self, names: list[str], vectors: Any, dim: int) -> None:
         self.dim = dim
+        rows = _unit(vectors, dim)
+        if len(rows) != len(names):
+            raise ValueError(f"{len(names)} names for {len(rows)} vectors")
+        self._pos = {name: i for i, name in enumerate(names)}  # a repeated name: its last row
+        if len(self._pos) < len(names):
+            keep = np.fromiter(sorted(self._pos.values()), dtype=np.int64)
+            rows, names = rows[keep], [names[i] for i in keep]
+            self._pos = {name: i for i, name in enumerate(names)}
         self._names: list[str] = list(names)
-        self._pos = {name: i for i, name in enumerate(self._names)}
-        self._rows = _unit(vectors, dim)
-        if len(self._rows) != len(self._names):
-            raise ValueError(f"{len(self._names)} names for {len(self._rows)} vectors")
+        self._rows = rows
         self._kernels = _simsimd()
         self._codes: _Codes | None = None
         self._encode_if_large()
@@ -129,7 +164,10 @@ class VectorSet:
             self._codes = _Codes(self._rows[: len(self)], self._rows.shape[0])
 
     def update(self, names: list[str], vectors: Any, removed: Iterable[str] = ()) -> None:
-        """Set the vectors of ``names`` (new or changed) and drop the ``removed``, in place."""
+        """Drop the ``removed``, then set the vectors of ``names`` (new or changed), in place."""
+        rows = _unit(vectors, self.dim) if names else None
+        if rows is not None and len(rows) != len(names):
+            raise ValueError(f"{len(names)} names for {len(rows)} vectors")
         for name in removed:
             i = self._pos.pop(name, None)
             if i is None:
@@ -142,9 +180,8 @@ class VectorSet:
                 if self._codes is not None:
                     self._codes.move(last, i)
             self._names.pop()
-        if not names:
+        if rows is None:
             return
-        rows = _unit(vectors, self.dim)
         added = sum(1 for name in dict.fromkeys(names) if name not in self._pos)
         self._reserve(len(self._names) + added)
         for name, row in zip(names, rows, strict=True):
@@ -159,7 +196,7 @@ class VectorSet:
 
     def _reserve(self, rows: int) -> None:
         """Room for ``rows`` rows, grown by an eighth so that appends are amortized without
-        holding much unused memory (100k rows of 384-d: 19 MB spare at most)."""
+        holding much unused memory (100k rows of 384-d: ~24 MB spare at most, codes included)."""
         capacity = self._rows.shape[0]
         if rows <= capacity:
             return
@@ -172,7 +209,7 @@ class VectorSet:
 
     def nearest(self, queries: Any, depth: int) -> list[list[tuple[str, float]]]:
         """For each query vector, the ``depth`` nearest ``(name, cosine)``, best first."""
-        wanted = _unit(queries, self.dim)
+        wanted = _unit(queries, self.dim)  # one vector, or one per row
         used = len(self._names)
         if used == 0 or depth <= 0:
             return [[] for _ in wanted]
