@@ -420,6 +420,13 @@ def _descendants(pid: int) -> dict[int, str]:
     return out
 
 
+def _hangups_by_default() -> None:
+    """Run in the CLI's process before it starts: a test run started under ``nohup`` passes
+    SIGHUP on as ignored to every child, where a CLI in a closing terminal gets the default
+    (terminate), the case this test is about."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(
     "sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL], ids=lambda s: s.name
 )
@@ -436,7 +443,7 @@ def test_worker_dies_with_a_killed_cli(host: Host, executor: str, sig: signal.Si
     cli = host.popen(
         [*command, "run", "-c", code, "--base", str(base), "--executor", executor,
          "--timeout", "300"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_hangups_by_default,
     )  # fmt: skip
     workers: dict[int, str] = {}
     try:
