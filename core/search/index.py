@@ -711,7 +711,7 @@ class HybridIndex:
                 )
                 by_vector: list[list[tuple[str, float]]] = [[] for _ in texts]
                 if vector:
-                    # The query and its clauses in one embedder call and one pass in memory.
+                    # The query and its clauses in one embedder call, scored in memory.
                     by_vector = self._vectors(table).nearest(self._embed(texts), depth)
                 by_text: list[list[tuple[str, float]]] = [[] for _ in texts]
                 if text_job is not None:

@@ -18,6 +18,7 @@ a float32 look. Without simsimd (a platform with no wheel) every query is the fl
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,26 +33,30 @@ BOUND_SLACK = 1e-4
 
 #: Rows encoded or normalized at a time (bounds the temporary arrays while a set is built).
 CHUNK = 4_096
-_KERNELS: list[Any] = []  # [simsimd or None], checked once per process
 
 
+@functools.cache
 def _simsimd() -> Any:
     """simsimd, if it is installed and its int8 dot product is exact on this CPU (the bound
     relies on it; checked once against numpy on extreme values), else None: the float32
     product then answers alone."""
-    if not _KERNELS:
-        try:
-            import simsimd
+    try:
+        import simsimd
+    except ImportError:  # no wheel for this platform
+        return None
+    rng = np.random.default_rng(0)
+    a = rng.integers(-127, 128, size=(9, 1024)).astype(np.int8)
+    a[0], a[1] = 127, -127
+    got = np.asarray(simsimd.cdist(a, a[:2], metric="dot", threads=1), dtype=np.float64)
+    exact = a.astype(np.int64) @ a[:2].astype(np.int64).T
+    return simsimd if np.array_equal(got, exact) else None
 
-            rng = np.random.default_rng(0)
-            a = rng.integers(-127, 128, size=(9, 1024)).astype(np.int8)
-            a[0], a[1] = 127, -127
-            got = np.asarray(simsimd.cdist(a, a[:2], metric="dot", threads=1), dtype=np.float64)
-            exact = a.astype(np.int64) @ a[:2].astype(np.int64).T
-            _KERNELS.append(simsimd if np.array_equal(got, exact) else None)
-        except ImportError:  # no wheel for this platform
-            _KERNELS.append(None)
-    return _KERNELS[0]
+
+def _grown(array: np.ndarray, capacity: int, used: int) -> np.ndarray:
+    """``array`` with room for ``capacity`` rows, its first ``used`` rows kept."""
+    bigger = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
+    bigger[:used] = array[:used]
+    return bigger
 
 
 def _unit(vectors: Any, dim: int) -> np.ndarray:
@@ -106,11 +111,9 @@ class _Codes:
             array[target] = array[source]
 
     def grow(self, capacity: int, used: int) -> None:
-        for name in ("codes", "error", "size"):
-            old = getattr(self, name)
-            new = np.zeros((capacity, *old.shape[1:]), dtype=old.dtype)
-            new[:used] = old[:used]
-            setattr(self, name, new)
+        self.codes = _grown(self.codes, capacity, used)
+        self.error = _grown(self.error, capacity, used)
+        self.size = _grown(self.size, capacity, used)
 
     def bounds(self, kernels: Any, query: np.ndarray, used: int) -> tuple[np.ndarray, np.ndarray]:
         """``(estimate, upper bound)`` of every row's dot product with the unit ``query``.
@@ -201,9 +204,7 @@ class VectorSet:
         if rows <= capacity:
             return
         capacity = max(rows, capacity + capacity // 8, 16)
-        grown = np.zeros((capacity, self.dim), dtype=np.float32)
-        grown[: len(self._names)] = self._rows[: len(self._names)]
-        self._rows = grown
+        self._rows = _grown(self._rows, capacity, len(self._names))
         if self._codes is not None:
             self._codes.grow(capacity, len(self._names))
 
