@@ -128,21 +128,23 @@ def test_the_in_memory_vector_scan_ranks_like_lance(set_index: HybridIndex) -> N
 
 
 @pytest.mark.parametrize("int8", [False, True], ids=["float32", "int8-first"])
-def test_vector_hits_follow_every_write_of_this_and_other_processes(
+def test_hits_follow_every_write_of_this_and_other_processes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, int8: bool
 ) -> None:
-    # The vectors in memory are patched by this index's own writes and read again after
-    # another writer's (a second HybridIndex on the same folder stands in for another process):
-    # every search answers from the table as it is now, with both scoring paths.
+    # The vectors and terms in memory are patched by this index's own writes and read again
+    # after another writer's (a second HybridIndex on the same folder stands in for another
+    # process): every search answers from the table as it is now, in every mode.
+    import py_code_mode.search.text as text_module
     import py_code_mode.search.vectors as vectors_module
 
     monkeypatch.setattr(vectors_module, "INT8_ROWS", 10 if int8 else 10**9)
+    monkeypatch.setattr(text_module, "FOLD_AFTER", 2)  # fold the added rows on the way too
     skills, _ = _labelled_set()
     docs = {s.name: parse_skill(s.name, s.source)[0].search_document() for s in skills}
     index = HybridIndex(tmp_path / "index", "skills")
     assert index.query(docs, "send an email message", 1, mode="vector")[0][0] == "send_email"
-    held = index._vectors(index._open())
-    assert held.uses_int8 is int8
+    held = index._in_memory(index._open())
+    assert held[1].uses_int8 is int8
     bike = parse_skill(
         "count_parked_bicycles",
         'def run(city: str):\n    """Count the bicycles parked in a city."""\n',
@@ -150,8 +152,11 @@ def test_vector_hits_follow_every_write_of_this_and_other_processes(
     docs = {**{n: d for n, d in docs.items() if n != "send_email"}, bike.name: bike}
     top = [n for n, _ in index.query(docs, "how many bikes are parked", 3, mode="vector")]
     assert top[0] == "count_parked_bicycles"
-    assert index._vectors(index._open()) is held  # patched in place, not read again
-    assert "send_email" not in [n for n, _ in index.query(docs, "send an email", 10)]
+    assert index.query(docs, "bicycles parked", 1, mode="text")[0][0] == "count_parked_bicycles"
+    now = index._in_memory(index._open())
+    assert now[1] is held[1] and now[2] is held[2]  # patched in place, not read again
+    for mode in ("hybrid", "text"):
+        assert "send_email" not in [n for n, _ in index.query(docs, "send an email", 10, mode=mode)]
 
     other = HybridIndex(tmp_path / "index", "skills")
     ferry = parse_skill(
@@ -162,17 +167,19 @@ def test_vector_hits_follow_every_write_of_this_and_other_processes(
     other.sync(docs)
     top = [n for n, _ in index.query(docs, "book a ferry crossing", 3, mode="vector")]
     assert top[0] == "book_ferry_ticket"
+    assert index.search("ferry crossing", 1, mode="text")[0][0] == "book_ferry_ticket"
     fresh = HybridIndex(tmp_path / "index", "skills")
     for text in ("how many bikes are parked", "send an email", "turn a png into a jpeg"):
-        ours, theirs = index.search(text, 10, mode="vector"), fresh.search(text, 10, mode="vector")
-        assert [n for n, _ in ours] == [n for n, _ in theirs]
-        assert [x for _, x in ours] == pytest.approx([x for _, x in theirs], abs=1e-6)
+        for mode in ("vector", "text", "hybrid"):
+            ours, theirs = index.search(text, 10, mode=mode), fresh.search(text, 10, mode=mode)
+            assert [n for n, _ in ours] == [n for n, _ in theirs], (text, mode)
+            assert [x for _, x in ours] == pytest.approx([x for _, x in theirs], abs=1e-5)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_can_search(set_index: HybridIndex) -> None:
-    # The search thread pool is made per process: a child forked after a search in the
-    # parent must not wait on the parent's threads.
+    # A child forked after a search in the parent searches too (it must not wait on
+    # anything of the parent's: threads, locks held by them).
     assert set_index.search("send an email", 1)
     read, write = os.pipe()
     pid = os.fork()

@@ -2,8 +2,9 @@
 
 The index is derived data. :meth:`HybridIndex.sync` compares the store's content hashes with
 the index's and writes only what changed (``merge_insert`` on the name, so two processes never
-duplicate a row). Queries run BM25 and vector search separately and :class:`Fusion` combines
-the two scored lists; how, and with which weights, was chosen by measurement on a held-out
+duplicate a row). Queries are answered in memory from every row's vector (:mod:`.vectors`) and
+terms (:mod:`.text`, BM25), read from the table once per version; :class:`Fusion` combines the
+two scored lists; how, and with which weights, was chosen by measurement on a held-out
 labelled set (``bench/skill_search.py``, docs/benchmarks.md). Usage sinks skills that keep
 failing.
 
@@ -35,6 +36,7 @@ from ..errors import MissingPackageError, SearchError, SearchIndexCorruptError
 from .embedders import Embedder, default_embedder, embed_array
 
 if TYPE_CHECKING:
+    from .text import TextIndex
     from .vectors import VectorSet
 
 log = logging.getLogger(__name__)
@@ -320,10 +322,10 @@ class HybridIndex:
         self._hashes: dict[str, str] | None = None
         self._known: tuple[int, dict[str, str]] | None = None  # (table version, hashes) we wrote
         self._writes = 0
-        self._fts_ready = False
         self._suspect = False  # a query found the table corrupt: the next sync checks it
-        # (table version, every row's vector) for exact search in memory; None: read it again
-        self._vectors_seen: tuple[int, VectorSet] | None = None
+        # (table version, every row's vector, every row's terms): what queries read, in
+        # memory; None: read the table again
+        self._seen: tuple[int, VectorSet, TextIndex] | None = None
         self._lock = threading.RLock()
 
     @property
@@ -384,7 +386,6 @@ class HybridIndex:
                 # on the name, so nothing depends on this succeeding here.
                 log.debug("primary key on %s not set: %s", self.table_dir, _short(exc))
         self._table = table
-        self._fts_ready = any("text" in idx.columns for idx in table.list_indices())
         return table
 
     def _forget(self) -> None:
@@ -393,8 +394,7 @@ class HybridIndex:
         self._table = None
         self._hashes = None
         self._known = None
-        self._fts_ready = False
-        self._vectors_seen = None
+        self._seen = None
 
     def _read_hashes(self, table: Any) -> dict[str, str]:
         rows = table.search().select(["name", "hash"]).limit(None).to_arrow().to_pydict()
@@ -466,17 +466,10 @@ class HybridIndex:
     # --- repairing ---------------------------------------------------------------------------
 
     def _probe(self) -> None:
-        """Read every part of the table once (rows, vectors, full-text index); raises if any is
-        damaged."""
-        import numpy as np
-
+        """Read every column of the table once; raises if any part is damaged."""
         table = self._open()
         self._read_hashes(table)
-        zero = np.zeros(self.dim, dtype="float32")
-        zero[0] = 1.0
-        table.search(zero, vector_column_name="vector").select(["name"]).limit(1).to_arrow()
-        if self._fts_ready:
-            table.search("probe", query_type="fts", fts_columns="text").limit(1).to_arrow()
+        self._read_rows(table)
 
     def _repair(self, cause: Exception) -> None:
         """``cause`` said the table is corrupt. Check again under the lock (another process may
@@ -551,12 +544,13 @@ class HybridIndex:
                 have = self._read_hashes(table)
             changed = [doc for name, doc in documents.items() if have.get(name) != doc.hash]
             removed = [name for name in have if name not in wanted]
-            seen = self._vectors_seen
-            patch = seen is not None and seen[0] == before  # the vectors in memory are current
-            written: list[tuple[list[str], Any]] = []  # (names, vectors) to patch them with
+            seen = self._seen
+            patch = seen is not None and seen[0] == before  # what is in memory is current
+            written: list[tuple[list[SearchDocument], Any]] = []  # (docs, vectors) to patch it
             if changed:
                 for start in range(0, len(changed), 5000):
-                    names, vectors, batch = self._batch(changed[start : start + 5000])
+                    docs = changed[start : start + 5000]
+                    vectors, batch = self._batch(docs)
                     (
                         table.merge_insert("name")
                         .when_matched_update_all()
@@ -564,28 +558,32 @@ class HybridIndex:
                         .execute(batch)
                     )
                     if patch:
-                        written.append((names, vectors))
+                        written.append((docs, vectors))
             if removed:
                 for start in range(0, len(removed), 500):
                     quoted = ", ".join(
                         "'" + n.replace("'", "''") + "'" for n in removed[start : start + 500]
                     )
                     table.delete(f"name IN ({quoted})")
-            if changed or removed or (wanted and not self._fts_ready):
-                self._after_write(table, len(changed) + len(removed), len(wanted))
+            if changed or removed:
+                self._after_write(table, len(changed) + len(removed))
             self._hashes = wanted
             self._known = (table.version, dict(wanted))
             if seen is not None and seen[0] != table.version:
-                if patch:  # apply our writes to the vectors in memory
-                    seen[1].update([], [], removed)
-                    for names, vectors in written:
-                        seen[1].update(names, vectors)
-                    self._vectors_seen = (table.version, seen[1])
-                else:  # someone else wrote meanwhile: read them all again on the next search
-                    self._vectors_seen = None
+                if patch:  # apply our writes to what is in memory
+                    _, vector_set, text_index = seen
+                    vector_set.update([], [], removed)
+                    text_index.update([], [], removed)
+                    for docs, vectors in written:
+                        names = [d.name for d in docs]
+                        vector_set.update(names, vectors)
+                        text_index.update(names, [d.text for d in docs])
+                    self._seen = (table.version, vector_set, text_index)
+                else:  # someone else wrote meanwhile: read it all again on the next search
+                    self._seen = None
 
-    def _batch(self, docs: list[SearchDocument]) -> tuple[list[str], Any, Any]:
-        """The names, their vectors and an Arrow table of both with the index's exact schema
+    def _batch(self, docs: list[SearchDocument]) -> tuple[Any, Any]:
+        """The documents' vectors and an Arrow table of them with the index's exact schema
         (the key column must be non-null)."""
         import pyarrow as pa
 
@@ -593,7 +591,6 @@ class HybridIndex:
         flat = pa.array(vectors.reshape(-1), type=pa.float32())
         names = [d.name for d in docs]
         return (
-            names,
             vectors,
             pa.Table.from_arrays(
                 [
@@ -606,14 +603,9 @@ class HybridIndex:
             ),
         )
 
-    def _after_write(self, table: Any, count: int, total: int) -> None:
-        from lancedb.index import FTS
-
+    def _after_write(self, table: Any, count: int) -> None:
         self._writes += 1
-        if not self._fts_ready and total:
-            table.create_index("text", config=FTS(), replace=True)
-            self._fts_ready = True
-        elif count > 100 or self._writes % COMPACT_EVERY == 0:
+        if count > 100 or self._writes % COMPACT_EVERY == 0:
             from datetime import timedelta
 
             table.optimize(cleanup_older_than=timedelta(minutes=5))
@@ -701,48 +693,41 @@ class HybridIndex:
         BM25 list for the first only (the others get ``[]``)."""
         with self._lock:
             try:
-                table = self._open()
-                # BM25 for the first text only (clauses use the whole query's list); it runs on
-                # the pool while the vectors are scored here.
-                text_job = (
-                    _POOL.submit(self._by_text, table, texts[0], depth)
-                    if full_text and self._fts_ready
-                    else None
-                )
+                _, vector_set, text_index = self._in_memory(self._open())
                 by_vector: list[list[tuple[str, float]]] = [[] for _ in texts]
                 if vector:
-                    # The query and its clauses in one embedder call, scored in memory.
-                    by_vector = self._vectors(table).nearest(self._embed(texts), depth)
+                    # The query and its clauses in one embedder call.
+                    by_vector = vector_set.nearest(self._embed(texts), depth)
+                # BM25 for the first text only (clauses use the whole query's list).
                 by_text: list[list[tuple[str, float]]] = [[] for _ in texts]
-                if text_job is not None:
-                    by_text[0] = text_job.result()
+                if full_text:
+                    by_text[0] = text_index.top(texts[0], depth)
             except Exception as exc:  # named and re-raised; the index is never touched here
                 raise self._failure("searching it", exc) from exc
         return list(zip(by_vector, by_text, strict=True))
 
-    def _vectors(self, table: Any) -> VectorSet:
-        """Every row's vector, held in memory for exact search (:mod:`.vectors`); read again
-        when the table's version is not the one they were read or patched at."""
+    def _read_rows(self, table: Any) -> Any:
+        """Every row's name, text and vector (an Arrow table)."""
+        return table.search().select(["name", "text", "vector"]).limit(None).to_arrow()
+
+    def _in_memory(self, table: Any) -> tuple[int, VectorSet, TextIndex]:
+        """Every row's vector and terms, held in memory for exact search (:mod:`.vectors`,
+        :mod:`.text`); read again when the table's version is not the one they were read or
+        patched at."""
         version = table.version
-        if self._vectors_seen is None or self._vectors_seen[0] != version:
-            data = table.search().select(["name", "vector"]).limit(None).to_arrow()
-            from .vectors import VectorSet  # numpy: loaded with the first search
+        if self._seen is None or self._seen[0] != version:
+            data = self._read_rows(table)
+            # numpy and the stemmer: loaded with the first search
+            from .text import TextIndex
+            from .vectors import VectorSet
 
-            vectors = VectorSet(data["name"].to_pylist(), _vector_column(data, self.dim), self.dim)
-            self._vectors_seen = (version, vectors)
-        return self._vectors_seen[1]
-
-    @staticmethod
-    def _by_text(table: Any, text: str, depth: int) -> list[tuple[str, float]]:
-        # A plain match query: lance does not parse it, so any error here is a real one.
-        rows = (
-            table.search(text, query_type="fts", fts_columns="text")
-            .select(["name", "_score"])
-            .limit(depth)
-            .to_arrow()
-            .to_pydict()
-        )
-        return [(name, float(s)) for name, s in zip(rows["name"], rows["_score"], strict=True)]
+            names = data["name"].to_pylist()
+            self._seen = (
+                version,
+                VectorSet(names, _vector_column(data, self.dim), self.dim),
+                TextIndex(names, data["text"].fill_null("").to_pylist()),
+            )
+        return self._seen
 
 
 def _vector_column(data: Any, dim: int) -> Any:
@@ -752,28 +737,6 @@ def _vector_column(data: Any, dim: int) -> Any:
     flat = data["vector"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
     return np.asarray(flat, dtype=np.float32).reshape(-1, dim)
 
-
-class _LazyPool:
-    """A two-thread pool made on first use (never at import, never for a process that does
-    not search) and made again in a forked child, where the parent's threads do not exist."""
-
-    def __init__(self) -> None:
-        self._pool: Any = None
-        self._pid = 0
-        self._lock = threading.Lock()
-
-    def submit(self, fn: Any, *args: Any) -> Any:
-        if self._pool is None or self._pid != os.getpid():
-            with self._lock:
-                if self._pool is None or self._pid != os.getpid():
-                    from concurrent.futures import ThreadPoolExecutor
-
-                    self._pool = ThreadPoolExecutor(2, thread_name_prefix="pcm-search")
-                    self._pid = os.getpid()
-        return self._pool.submit(fn, *args)
-
-
-_POOL = _LazyPool()
 
 #: Clause separators of a multi-intent request: "X and Y", "X, then Y", "X; Y".
 _CLAUSE = re.compile(r"\s*(?:[,;]|\bthen\b|\band\b)\s*", re.IGNORECASE)
