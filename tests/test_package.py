@@ -22,6 +22,7 @@ HEAVY = [
     "mcp",
     "numpy",
     "simsimd",
+    "Stemmer",
 ]
 
 

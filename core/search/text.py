@@ -7,7 +7,7 @@ without lance: a lance full-text query cost 3-5 ms before it scored a row, at 1k
 
 Text is analysed as lance's default full-text index did (``lancedb.index.FTS()``), so rankings
 stay what the fusion was tuned on: runs of letters and digits, lower-cased, tokens of 40 bytes
-or more dropped, English (Porter2) stems, English stop words removed, accents folded. Scores
+or more dropped, English (Porter2, Snowball's) stems, English stop words removed, accents folded. Scores
 are Okapi BM25 (k1 1.2, b 0.75) with the idf ``ln(1 + (N - n + 0.5) / (n + 0.5))``, counted
 over the live rows only.
 
@@ -60,9 +60,9 @@ _STEM_LOCK = threading.Lock()
 
 @functools.cache
 def _stemmer() -> Any:
-    import snowballstemmer
+    import Stemmer  # PyStemmer: the Snowball project's C stemmers
 
-    return snowballstemmer.stemmer("english")
+    return Stemmer.Stemmer("english")
 
 
 @functools.lru_cache(maxsize=1 << 17)
@@ -70,7 +70,7 @@ def term(token: str) -> str | None:
     """The term a lower-cased token is indexed as, or None for a token that is not indexed."""
     if not token or len(token.encode()) >= MAX_TOKEN_BYTES:
         return None
-    with _STEM_LOCK:  # a snowball stemmer keeps its word in the instance
+    with _STEM_LOCK:  # a Stemmer instance is not safe to share between threads
         stem: str = _stemmer().stemWord(token)
     if stem in STOP_WORDS:
         return None
