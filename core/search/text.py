@@ -55,6 +55,9 @@ FOLD_AFTER = 512
 _SEPARATORS = r"[^\p{L}\p{N}]+"
 _TOKEN = re.compile(r"[^\W_]+")
 
+#: From this many texts pyarrow splits them (its per-call cost pays off), below Python's re.
+BULK_TEXTS = 64
+
 _STEM_LOCK = threading.Lock()
 
 
@@ -82,17 +85,32 @@ def term(token: str) -> str | None:
     return stem
 
 
-def analyze(texts: Sequence[str]) -> tuple[np.ndarray, list[str | None], np.ndarray]:
-    """Every token of ``texts``: ``(row of each token, the distinct terms, each token's place
-    among them)``; a token that is not indexed has the term None."""
+def _split_bulk(texts: Sequence[str]) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """``(row of each token, the distinct tokens, each token's place among them)``, split by
+    pyarrow (fast per text, but each call compiles the pattern: ~2 ms)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     parts = pc.split_pattern_regex(pc.utf8_lower(pa.array(texts, pa.string())), _SEPARATORS)
     rows = pc.list_parent_indices(parts).to_numpy(zero_copy_only=False)
     tokens = pc.list_flatten(parts).dictionary_encode()
-    terms = [term(t) for t in tokens.dictionary.to_pylist()]
-    return rows, terms, tokens.indices.to_numpy(zero_copy_only=False)
+    return rows, tokens.dictionary.to_pylist(), tokens.indices.to_numpy(zero_copy_only=False)
+
+
+def _split_few(texts: Sequence[str]) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """:func:`_split_bulk` in Python's re: for the few texts a write or a query brings."""
+    split = [_TOKEN.findall(text.lower()) for text in texts]
+    rows = np.repeat(np.arange(len(split)), [len(tokens) for tokens in split])
+    place: dict[str, int] = {}
+    places = [place.setdefault(token, len(place)) for tokens in split for token in tokens]
+    return rows, list(place), np.asarray(places, dtype=np.int64)
+
+
+def analyze(texts: Sequence[str]) -> tuple[np.ndarray, list[str | None], np.ndarray]:
+    """Every token of ``texts``: ``(row of each token, the distinct terms, each token's place
+    among them)``; a token that is not indexed has the term None."""
+    rows, tokens, places = (_split_bulk if len(texts) >= BULK_TEXTS else _split_few)(texts)
+    return rows, [term(token) for token in tokens], places
 
 
 def query_terms(text: str) -> list[str | None]:
@@ -132,7 +150,7 @@ class TextIndex:
         keys = rows[kept].astype(np.int64) * (len(self._vocab) + 1) + ids[kept]
         keys, counts = np.unique(keys, return_counts=True)
         width = len(self._vocab) + 1
-        return keys // width, keys % width, counts.astype(np.float32)
+        return keys // width, (keys % width).astype(np.int32), counts.astype(np.float32)
 
     def _compact(self, rows: np.ndarray, terms: np.ndarray, tfs: np.ndarray) -> None:
         """Build every array from ``(row, term, count)`` of rows ``0..len(names)``, all live."""
@@ -198,14 +216,20 @@ class TextIndex:
 
     def _fold(self) -> None:
         """Rebuild the compact part from the live rows (renumbered in order)."""
-        live = np.flatnonzero(self._alive)
-        parts = [self._row(int(row)) for row in live]
-        sizes = np.fromiter((len(p[0]) for p in parts), dtype=np.int64, count=len(parts))
-        self._names = [self._names[int(row)] for row in live]
-        rows = np.repeat(np.arange(len(live)), sizes)
-        terms = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
-        tfs = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.float32)
-        self._compact(rows, terms.astype(np.int64), tfs.astype(np.float32))
+        compact = self._compact_rows
+        alive = self._alive
+        renumbered = np.cumsum(alive) - 1  # a live row's place among the live rows
+        sizes = np.diff(self._row_start)
+        kept = np.repeat(alive[:compact], sizes)
+        rows = [np.repeat(renumbered[:compact][alive[:compact]], sizes[alive[:compact]])]
+        terms, tfs = [self._row_terms[kept]], [self._row_tfs[kept]]
+        for row in sorted(r for r in self._added if alive[r]):
+            row_terms, row_tfs = self._added[row]
+            rows.append(np.full(len(row_terms), renumbered[row]))
+            terms.append(row_terms)
+            tfs.append(row_tfs)
+        self._names = [self._names[int(row)] for row in np.flatnonzero(alive)]
+        self._compact(np.concatenate(rows), np.concatenate(terms), np.concatenate(tfs))
 
     def top(self, text: str, depth: int) -> list[tuple[str, float]]:
         """The ``depth`` best ``(name, BM25 score)`` for ``text``, best first; rows that share
