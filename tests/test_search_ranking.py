@@ -7,16 +7,14 @@ import os
 import select
 import signal
 import statistics
-import sys
 from pathlib import Path
 
 import pytest
+from labelled_set import labelled_set
 
 from py_code_mode import FileStorage
 from py_code_mode.search.index import HybridIndex, clauses, query_text
 from py_code_mode.skills import SkillLibrary, parse_skill
-
-BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
 def _metrics(index: HybridIndex, queries: list, mode: str) -> dict[str, dict[str, float]]:
@@ -36,18 +34,9 @@ def _metrics(index: HybridIndex, queries: list, mode: str) -> dict[str, dict[str
     }
 
 
-def _labelled_set() -> tuple[list, list]:
-    sys.path.insert(0, str(BENCH))
-    try:
-        from search_set import QUERIES, SKILLS
-    finally:
-        sys.path.remove(str(BENCH))
-    return SKILLS, QUERIES
-
-
 @pytest.fixture(scope="module")
 def set_index(tmp_path_factory: pytest.TempPathFactory) -> HybridIndex:
-    skills, _ = _labelled_set()
+    skills, _ = labelled_set()
     index = HybridIndex(tmp_path_factory.mktemp("set") / "index", "skills")
     index.sync({s.name: parse_skill(s.name, s.source)[0].search_document() for s in skills})
     return index
@@ -59,7 +48,7 @@ def test_hybrid_is_at_least_as_good_as_either_mode_on_every_slice(
 ) -> None:
     # The benchmark's labelled set, fixed: the fusion was chosen on "tune"; "heldout" keeps
     # the claim honest on skills and queries the choice never saw.
-    _, queries = _labelled_set()
+    _, queries = labelled_set()
     queries = [q for q in queries if q.split == split]
     by_mode = {mode: _metrics(set_index, queries, mode) for mode in ("text", "vector", "hybrid")}
     for kind, hybrid in by_mode["hybrid"].items():
@@ -70,7 +59,7 @@ def test_hybrid_is_at_least_as_good_as_either_mode_on_every_slice(
 
 
 def test_a_request_for_two_things_finds_both(set_index: HybridIndex) -> None:
-    _, queries = _labelled_set()
+    _, queries = labelled_set()
     multi = [q for q in queries if q.kind == "multi"]
     assert len(multi) >= 20
     for q in multi:
@@ -139,7 +128,7 @@ def test_hits_follow_every_write_of_this_and_other_processes(
 
     monkeypatch.setattr(vectors_module, "INT8_ROWS", 10 if int8 else 10**9)
     monkeypatch.setattr(text_module, "FOLD_AFTER", 2)  # fold the added rows on the way too
-    skills, _ = _labelled_set()
+    skills, _ = labelled_set()
     docs = {s.name: parse_skill(s.name, s.source)[0].search_document() for s in skills}
     index = HybridIndex(tmp_path / "index", "skills")
     assert index.query(docs, "send an email message", 1, mode="vector")[0][0] == "send_email"

@@ -4,32 +4,21 @@ every update, and one definition of a token for stored texts and queries."""
 from __future__ import annotations
 
 import random
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from labelled_set import labelled_set
 
 import py_code_mode.search.text as text_module
 from py_code_mode.search.index import query_text
 from py_code_mode.search.text import TextIndex, query_terms, term
 from py_code_mode.skills import parse_skill
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
-
-
-def _labelled_set() -> tuple[list, list]:
-    sys.path.insert(0, str(BENCH))
-    try:
-        from search_set import QUERIES, SKILLS
-    finally:
-        sys.path.remove(str(BENCH))
-    return SKILLS, QUERIES
-
 
 def _labelled_texts() -> dict[str, str]:
-    skills, _ = _labelled_set()
+    skills, _ = labelled_set()
     docs = [parse_skill(s.name, s.source)[0].search_document() for s in skills]
     return {d.name: d.text for d in docs}
 
@@ -47,7 +36,7 @@ def test_scores_are_those_of_lances_full_text_index(tmp_path: Path) -> None:
     table.create_index("text", config=FTS(), replace=True)
     ours = TextIndex(list(texts), list(texts.values()))
     compared = 0
-    for query in sorted({query_text(q.text) for q in _labelled_set()[1]}):
+    for query in sorted({query_text(q.text) for q in labelled_set()[1]}):
         rows = (
             table.search(query, query_type="fts", fts_columns="text")
             .select(["name", "_score"])
