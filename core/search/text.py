@@ -97,7 +97,14 @@ def analyze(texts: Sequence[str]) -> tuple[np.ndarray, list[str | None], np.ndar
 
 def query_terms(text: str) -> list[str | None]:
     """The terms of one text in order, as :func:`analyze` finds them."""
-    return [term(token) for token in _TOKEN.findall(text.lower())]
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # Lower-cased by pyarrow, as stored texts are (one character at a time, 7 us): Python's
+    # str.lower makes a word-final capital sigma a final sigma and a dotted capital I two
+    # characters, so such a text would not find itself.
+    lowered: str = pc.utf8_lower(pa.scalar(text, pa.string())).as_py()
+    return [term(token) for token in _TOKEN.findall(lowered)]
 
 
 class TextIndex:
