@@ -20,6 +20,7 @@ always exact.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import threading
 import unicodedata
@@ -56,6 +57,16 @@ _SEPARATORS = r"[^\p{L}\p{N}]+"
 _TOKEN = re.compile(r"[^\W_]+")
 
 _STEM_LOCK = threading.Lock()
+
+
+def _renew_stem_lock() -> None:
+    # A child forked while another thread stemmed would wait for that lock forever.
+    global _STEM_LOCK
+    _STEM_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_stem_lock)
 
 
 @functools.cache
