@@ -98,3 +98,14 @@ def test_words_with_combining_marks_are_one_token_as_in_lance(tmp_path: Path, qu
     theirs = _lance_top(tmp_path, texts, query)
     mine = dict(TextIndex(list(texts), list(texts.values())).top(query, 50))
     assert mine == pytest.approx(theirs, rel=1e-4)
+
+
+@pytest.mark.parametrize("bad", ["half a pair \ud800 of surrogates", 42])
+def test_an_update_whose_text_cannot_be_read_changes_nothing(bad: object) -> None:
+    # The texts are analysed before any row is dropped: a text pyarrow refuses must not leave
+    # the index without the rows the update named (nor the ones it removed).
+    index = TextIndex(["a", "b"], ["first text", "second text"])
+    with pytest.raises((UnicodeError, TypeError, ValueError)):
+        index.update(["a"], [bad], removed=["b"])  # type: ignore[list-item]
+    assert len(index) == 2
+    assert {n for n, _ in index.top("first second", 5)} == {"a", "b"}

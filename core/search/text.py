@@ -185,6 +185,8 @@ class TextIndex:
         if len(names) != len(texts):
             raise ValueError(f"{len(names)} names for {len(texts)} texts")
         latest = {name: text for name, text in zip(names, texts, strict=True)}
+        # Analysed before any row is dropped: a text that cannot be read changes nothing.
+        counts = self._counts(list(latest.values())) if latest else None
         for name in (*removed, *latest):
             row = self._pos.pop(name, None)
             if row is not None:
@@ -192,9 +194,9 @@ class TextIndex:
                 self._alive[row] = False
                 self._df[row_terms] -= 1
                 self._total -= int(self._length[row])
-        if not latest:
+        if counts is None:
             return
-        rows, terms, tfs = self._counts(list(latest.values()))
+        rows, terms, tfs = counts
         first = len(self._names)
         self._names.extend(latest)
         self._df = np.concatenate((self._df, np.zeros(len(self._vocab) - len(self._df), np.int64)))
