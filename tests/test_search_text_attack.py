@@ -109,3 +109,19 @@ def test_an_update_whose_text_cannot_be_read_changes_nothing(bad: object) -> Non
         index.update(["a"], [bad], removed=["b"])  # type: ignore[list-item]
     assert len(index) == 2
     assert {n for n, _ in index.top("first second", 5)} == {"a", "b"}
+
+
+@pytest.mark.parametrize("empty", ["", "the of a", "don't", "!!!", "x" * 40])
+def test_rows_without_a_term_count_for_nothing_as_in_lance(tmp_path: Path, empty: str) -> None:
+    # Lance counts only documents with at least one token in N and in the average length: a
+    # row whose text is empty, stop words, punctuation or one long token must not change the
+    # other rows' scores.
+    texts = {"a": "send email message", "b": "menu cafe running", "c": "file files filing"}
+    texts["d"] = empty
+    theirs = _lance_top(tmp_path, texts, "send menu")
+    index = TextIndex(list(texts), list(texts.values()))
+    assert dict(index.top("send menu", 50)) == pytest.approx(theirs, rel=1e-4)
+    # ... and the same after updates that add, empty and remove such rows
+    index.update(["e", "a"], [empty, "send email message"], removed=["d"])
+    index.update(["d"], [empty], removed=["e"])
+    assert dict(index.top("send menu", 50)) == pytest.approx(theirs, rel=1e-4)

@@ -9,7 +9,8 @@ Text is analysed as lance's default full-text index did (``lancedb.index.FTS()``
 stay what the fusion was tuned on: runs of letters and digits, lower-cased, tokens of 40 bytes
 or more dropped, English (Porter2) stems, English stop words removed, accents folded. Scores
 are Okapi BM25 (k1 1.2, b 0.75) with the idf ``ln(1 + (N - n + 0.5) / (n + 0.5))``, counted
-over the live rows only.
+over the live rows that have a term (as lance counts: a row whose text is empty or only stop
+words is not in N nor in the average length).
 
 Rows are kept as two parts: a compact one (posting lists by term, numpy) and a few rows added
 since (scored from a dictionary), folded into the compact part once they reach
@@ -171,6 +172,7 @@ class TextIndex:
         self._added: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # row -> (terms, counts)
         self._added_posts: dict[int, list[tuple[int, float]]] = {}  # term -> [(row, count)]
         self._total = int(self._length.sum())  # tokens in live rows
+        self._docs = int(np.count_nonzero(self._length))  # live rows with a term: BM25's N
 
     def _row(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         if row < self._compact_rows:
@@ -194,6 +196,7 @@ class TextIndex:
                 self._alive[row] = False
                 self._df[row_terms] -= 1
                 self._total -= int(self._length[row])
+                self._docs -= int(self._length[row] > 0)
         if counts is None:
             return
         rows, terms, tfs = counts
@@ -205,6 +208,7 @@ class TextIndex:
         lengths = np.bincount(rows, weights=tfs, minlength=len(latest)).astype(np.float32)
         self._length = np.concatenate((self._length, lengths))
         self._total += int(lengths.sum())
+        self._docs += int(np.count_nonzero(lengths))
         starts = np.searchsorted(rows, np.arange(len(latest) + 1))
         for i, name in enumerate(latest):
             row = first + i
@@ -230,20 +234,20 @@ class TextIndex:
     def top(self, text: str, depth: int) -> list[tuple[str, float]]:
         """The ``depth`` best ``(name, BM25 score)`` for ``text``, best first; rows that share
         no term with it are not listed."""
-        live = len(self._pos)
-        if live == 0 or depth <= 0:
+        docs = self._docs  # N: live rows with a term
+        if docs == 0 or depth <= 0:
             return []
         # A repeated query word counts once per repetition, as in lance.
         ids = Counter(self._vocab[t] for t in query_terms(text) if t in self._vocab)
-        if not ids or self._total <= 0:  # no live row has a term
+        if not ids:
             return []
         scores = np.zeros(len(self._names), dtype=np.float32)
-        norm = K1 / (self._total / live)
+        norm = K1 / (self._total / docs)
         for t, repeats in ids.items():
             df = float(self._df[t])
             if df <= 0:
                 continue
-            idf = np.float32(repeats * np.log1p((live - df + 0.5) / (df + 0.5)))
+            idf = np.float32(repeats * np.log1p((docs - df + 0.5) / (df + 0.5)))
             if t < len(self._post_start) - 1:
                 at = slice(self._post_start[t], self._post_start[t + 1])
                 rows, tfs = self._post_rows[at], self._post_tfs[at]
