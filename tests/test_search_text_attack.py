@@ -46,10 +46,14 @@ def test_a_child_forked_while_a_thread_stems_can_still_stem() -> None:
     held.wait(10)
     try:
         pid = os.fork()
-        if pid == 0:  # the child: stem a word no cache holds, then leave at once
-            signal.alarm(5)  # a child that waits for the lock is killed, not left hanging
-            ok = text_module.term("forkedchildunseenword") == "forkedchildunseenword"
-            os._exit(0 if ok else 1)
+        if pid == 0:  # the child: stem a word no cache holds (never returns to pytest)
+            code = 1
+            try:
+                signal.alarm(5)  # a child that waits for the lock is killed, not left hanging
+                stem = text_module.term("forkedchildunseenword")
+                code = 0 if stem == "forkedchildunseenword" else 1
+            finally:
+                os._exit(code)
         _, status = os.waitpid(pid, 0)
     finally:
         release.set()
