@@ -9,7 +9,8 @@ Text is analysed as lance's default full-text index did (``lancedb.index.FTS()``
 stay what the fusion was tuned on: runs of letters and digits, lower-cased, tokens of 40 bytes
 or more dropped, English (Porter2, Snowball's) stems, English stop words removed, accents folded. Scores
 are Okapi BM25 (k1 1.2, b 0.75) with the idf ``ln(1 + (N - n + 0.5) / (n + 0.5))``, counted
-over the live rows only.
+over the live rows that have a term (as lance counts: a row whose text is empty or only stop
+words is not in N nor in the average length).
 
 Rows are kept as two parts: a compact one (posting lists by term, numpy) and a few rows added
 since (scored from a dictionary), folded into the compact part once they reach
@@ -20,6 +21,7 @@ always exact.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import threading
 import unicodedata
@@ -59,6 +61,16 @@ _TOKEN = re.compile(r"[^\W_]+")
 BULK_TEXTS = 64
 
 _STEM_LOCK = threading.Lock()
+
+
+def _renew_stem_lock() -> None:
+    # A child forked while another thread stemmed would wait for that lock forever.
+    global _STEM_LOCK
+    _STEM_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_stem_lock)
 
 
 @functools.cache
@@ -115,7 +127,14 @@ def analyze(texts: Sequence[str]) -> tuple[np.ndarray, list[str | None], np.ndar
 
 def query_terms(text: str) -> list[str | None]:
     """The terms of one text in order, as :func:`analyze` finds them."""
-    return [term(token) for token in _TOKEN.findall(text.lower())]
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # Lower-cased by pyarrow, as stored texts are (one character at a time, 7 us): Python's
+    # str.lower makes a word-final capital sigma a final sigma and a dotted capital I two
+    # characters, so such a text would not find itself.
+    lowered: str = pc.utf8_lower(pa.scalar(text, pa.string())).as_py()
+    return [term(token) for token in _TOKEN.findall(lowered)]
 
 
 class TextIndex:
@@ -171,6 +190,7 @@ class TextIndex:
         self._added: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # row -> (terms, counts)
         self._added_posts: dict[int, list[tuple[int, float]]] = {}  # term -> [(row, count)]
         self._total = int(self._length.sum())  # tokens in live rows
+        self._docs = int(np.count_nonzero(self._length))  # live rows with a term: BM25's N
 
     def _row(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         if row < self._compact_rows:
@@ -185,6 +205,8 @@ class TextIndex:
         if len(names) != len(texts):
             raise ValueError(f"{len(names)} names for {len(texts)} texts")
         latest = {name: text for name, text in zip(names, texts, strict=True)}
+        # Analysed before any row is dropped: a text that cannot be read changes nothing.
+        counts = self._counts(list(latest.values())) if latest else None
         for name in (*removed, *latest):
             row = self._pos.pop(name, None)
             if row is not None:
@@ -192,9 +214,10 @@ class TextIndex:
                 self._alive[row] = False
                 self._df[row_terms] -= 1
                 self._total -= int(self._length[row])
-        if not latest:
+                self._docs -= int(self._length[row] > 0)
+        if counts is None:
             return
-        rows, terms, tfs = self._counts(list(latest.values()))
+        rows, terms, tfs = counts
         first = len(self._names)
         self._names.extend(latest)
         self._df = np.concatenate((self._df, np.zeros(len(self._vocab) - len(self._df), np.int64)))
@@ -203,6 +226,7 @@ class TextIndex:
         lengths = np.bincount(rows, weights=tfs, minlength=len(latest)).astype(np.float32)
         self._length = np.concatenate((self._length, lengths))
         self._total += int(lengths.sum())
+        self._docs += int(np.count_nonzero(lengths))
         starts = np.searchsorted(rows, np.arange(len(latest) + 1))
         for i, name in enumerate(latest):
             row = first + i
@@ -234,20 +258,20 @@ class TextIndex:
     def top(self, text: str, depth: int) -> list[tuple[str, float]]:
         """The ``depth`` best ``(name, BM25 score)`` for ``text``, best first; rows that share
         no term with it are not listed."""
-        live = len(self._pos)
-        if live == 0 or depth <= 0:
+        docs = self._docs  # N: live rows with a term
+        if docs == 0 or depth <= 0:
             return []
         # A repeated query word counts once per repetition, as in lance.
         ids = Counter(self._vocab[t] for t in query_terms(text) if t in self._vocab)
-        if not ids or self._total <= 0:  # no live row has a term
+        if not ids:
             return []
         scores = np.zeros(len(self._names), dtype=np.float32)
-        norm = K1 / (self._total / live)
+        norm = K1 / (self._total / docs)
         for t, repeats in ids.items():
             df = float(self._df[t])
             if df <= 0:
                 continue
-            idf = np.float32(repeats * np.log1p((live - df + 0.5) / (df + 0.5)))
+            idf = np.float32(repeats * np.log1p((docs - df + 0.5) / (df + 0.5)))
             if t < len(self._post_start) - 1:
                 at = slice(self._post_start[t], self._post_start[t + 1])
                 rows, tfs = self._post_rows[at], self._post_tfs[at]
