@@ -7,6 +7,7 @@ import os
 import select
 import signal
 import statistics
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,15 @@ def test_the_in_memory_vector_scan_ranks_like_lance(set_index: HybridIndex) -> N
         assert ours == lance.to_arrow()["name"].to_pylist()
 
 
+def _ranks_as_a_fresh_index(index: HybridIndex) -> None:
+    fresh = HybridIndex(index.path, "skills")
+    for text in ("how many bikes are parked", "send an email", "book a ferry", "refreshed"):
+        for mode in ("vector", "text", "hybrid"):
+            ours, theirs = index.search(text, 10, mode=mode), fresh.search(text, 10, mode=mode)
+            assert [n for n, _ in ours] == [n for n, _ in theirs], (text, mode)
+            assert [x for _, x in ours] == pytest.approx([x for _, x in theirs], abs=1e-5)
+
+
 @pytest.mark.parametrize("int8", [False, True], ids=["float32", "int8-first"])
 def test_hits_follow_every_write_of_this_and_other_processes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, int8: bool
@@ -123,6 +133,7 @@ def test_hits_follow_every_write_of_this_and_other_processes(
     # The vectors and terms in memory are patched by this index's own writes and read again
     # after another writer's (a second HybridIndex on the same folder stands in for another
     # process): every search answers from the table as it is now, in every mode.
+    import py_code_mode.search.index as index_module
     import py_code_mode.search.text as text_module
     import py_code_mode.search.vectors as vectors_module
 
@@ -157,12 +168,20 @@ def test_hits_follow_every_write_of_this_and_other_processes(
     top = [n for n, _ in index.query(docs, "book a ferry crossing", 3, mode="vector")]
     assert top[0] == "book_ferry_ticket"
     assert index.search("ferry crossing", 1, mode="text")[0][0] == "book_ferry_ticket"
-    fresh = HybridIndex(tmp_path / "index", "skills")
-    for text in ("how many bikes are parked", "send an email", "turn a png into a jpeg"):
-        for mode in ("vector", "text", "hybrid"):
-            ours, theirs = index.search(text, 10, mode=mode), fresh.search(text, 10, mode=mode)
-            assert [n for n, _ in ours] == [n for n, _ in theirs], (text, mode)
-            assert [x for _, x in ours] == pytest.approx([x for _, x in theirs], abs=1e-5)
+    # The other writer's row was read alone into what is held, not the whole table again.
+    now = index._in_memory(index._open())
+    assert now[1] is held[1] and now[2] is held[2]
+    _ranks_as_a_fresh_index(index)
+    # Another writer changing most rows: the table is read again, whole.
+    docs = {
+        name: doc if i % 4 else replace(doc, text=f"{doc.text} refreshed", hash=f"{doc.hash}-2")
+        for i, (name, doc) in enumerate(docs.items())
+    }
+    monkeypatch.setattr(index_module, "CATCH_UP_ROWS", 8)
+    other.sync(docs)
+    assert index.query(docs, "refreshed", 50, mode="text")
+    assert index._in_memory(index._open())[2] is not held[2]
+    _ranks_as_a_fresh_index(index)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
