@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from labelled_set import labelled_set
+from search_fixtures import labelled_set
 
 from py_code_mode import FileStorage
 from py_code_mode.search.index import HybridIndex, clauses, query_text

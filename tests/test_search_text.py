@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from labelled_set import labelled_set
+from search_fixtures import LanceFullText, labelled_set
 
 import py_code_mode.search.text as text_module
 from py_code_mode.search.index import query_text
@@ -26,25 +26,12 @@ def _labelled_texts() -> dict[str, str]:
 def test_scores_are_those_of_lances_full_text_index(tmp_path: Path) -> None:
     # The fusion was tuned on lance's BM25: the same texts in a lance table with its default
     # full-text index give the same scores for every labelled query.
-    import lancedb
-    from lancedb.index import FTS
-
     texts = _labelled_texts()
-    table = lancedb.connect(str(tmp_path)).create_table(
-        "t", data=[{"name": n, "text": t} for n, t in texts.items()]
-    )
-    table.create_index("text", config=FTS(), replace=True)
+    lance = LanceFullText(tmp_path, texts)
     ours = TextIndex(list(texts), list(texts.values()))
     compared = 0
     for query in sorted({query_text(q.text) for q in labelled_set()[1]}):
-        rows = (
-            table.search(query, query_type="fts", fts_columns="text")
-            .select(["name", "_score"])
-            .limit(40)
-            .to_arrow()
-            .to_pydict()
-        )
-        theirs = dict(zip(rows["name"], rows["_score"], strict=True))
+        theirs = lance.top(query, 40)
         mine = dict(ours.top(query, 200))
         assert set(theirs) <= set(mine), query
         for name, score in theirs.items():

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from search_fixtures import LanceFullText
 
 import py_code_mode.search.text as text_module
 from py_code_mode.search.text import TextIndex, analyze, query_terms
@@ -62,21 +63,7 @@ def test_a_child_forked_while_a_thread_stems_can_still_stem() -> None:
 
 
 def _lance_top(tmp_path: Path, texts: dict[str, str], query: str) -> dict[str, float]:
-    import lancedb
-    from lancedb.index import FTS
-
-    table = lancedb.connect(str(tmp_path)).create_table(
-        "t", data=[{"name": n, "text": t} for n, t in texts.items()]
-    )
-    table.create_index("text", config=FTS(), replace=True)
-    rows = (
-        table.search(query, query_type="fts", fts_columns="text")
-        .select(["name", "_score"])
-        .limit(50)
-        .to_arrow()
-        .to_pydict()
-    )
-    return dict(zip(rows["name"], rows["_score"], strict=True))
+    return LanceFullText(tmp_path, texts).top(query, 50)
 
 
 @pytest.mark.parametrize("query", ["lodz", "aesir", "oeuvre", "thorn", "cafe", "Ørsted", "straße"])

@@ -1,14 +1,14 @@
 """BM25 over every document's text, held in memory.
 
-The search index keeps every row's terms here (read again when another process writes the
-table, patched in place after this process's own writes) and answers full-text queries
+The search index keeps every row's terms here (patched in place after this process's writes
+and, row by row, after another process's) and answers full-text queries
 without lance: a lance full-text query cost 3-5 ms before it scored a row, at 1k rows as at
 100k, where this scores a query's posting lists in numpy in well under a millisecond at 10k.
 
 Text is analysed as lance's default full-text index did (``lancedb.index.FTS()``), so rankings
 stay what the fusion was tuned on: runs of letters and digits, lower-cased, tokens of 40 bytes
-or more dropped, English (Porter2, Snowball's) stems, English stop words removed, accents folded. Scores
-are Okapi BM25 (k1 1.2, b 0.75) with the idf ``ln(1 + (N - n + 0.5) / (n + 0.5))``, counted
+or more dropped, English (Porter2, Snowball's) stems, English stop words removed, accents
+folded. Scores are Okapi BM25 (k1 1.2, b 0.75) with the idf ``ln(1 + (N - n + 0.5) / (n + 0.5))``, counted
 over the live rows that have a term (as lance counts: a row whose text is empty or only stop
 words is not in N nor in the average length).
 

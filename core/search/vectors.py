@@ -1,7 +1,7 @@
 """Exact cosine nearest neighbours over unit vectors held in memory.
 
-The search index keeps every document's vector here (read again when another process writes
-the table, patched in place after this process's own writes) and answers vector queries
+The search index keeps every document's vector here (patched in place after this process's
+writes and, row by row, after another process's) and answers vector queries
 without lance: a lance vector query cost 4-5 ms of CPU before it scored a single row, and its
 IVF index ~13 ms at 100k rows.
 
