@@ -144,7 +144,7 @@ def test_hits_follow_every_write_of_this_and_other_processes(
     index = HybridIndex(tmp_path / "index", "skills")
     assert index.query(docs, "send an email message", 1, mode="vector")[0][0] == "send_email"
     held = index._in_memory(index._open())
-    assert held[1].uses_int8 is int8
+    assert held.vectors.uses_int8 is int8
     bike = parse_skill(
         "count_parked_bicycles",
         'def run(city: str):\n    """Count the bicycles parked in a city."""\n',
@@ -154,7 +154,7 @@ def test_hits_follow_every_write_of_this_and_other_processes(
     assert top[0] == "count_parked_bicycles"
     assert index.query(docs, "bicycles parked", 1, mode="text")[0][0] == "count_parked_bicycles"
     now = index._in_memory(index._open())
-    assert now[1] is held[1] and now[2] is held[2]  # patched in place, not read again
+    assert now.vectors is held.vectors and now.text is held.text  # patched in place, not read again
     for mode in ("hybrid", "text"):
         assert "send_email" not in [n for n, _ in index.query(docs, "send an email", 10, mode=mode)]
 
@@ -170,7 +170,7 @@ def test_hits_follow_every_write_of_this_and_other_processes(
     assert index.search("ferry crossing", 1, mode="text")[0][0] == "book_ferry_ticket"
     # The other writer's row was read alone into what is held, not the whole table again.
     now = index._in_memory(index._open())
-    assert now[1] is held[1] and now[2] is held[2]
+    assert now.vectors is held.vectors and now.text is held.text
     _ranks_as_a_fresh_index(index)
     # Another writer changing most rows: the table is read again, whole.
     docs = {
@@ -180,7 +180,7 @@ def test_hits_follow_every_write_of_this_and_other_processes(
     monkeypatch.setattr(index_module, "CATCH_UP_ROWS", 8)
     other.sync(docs)
     assert index.query(docs, "refreshed", 50, mode="text")
-    assert index._in_memory(index._open())[2] is not held[2]
+    assert index._in_memory(index._open()).text is not held.text
     _ranks_as_a_fresh_index(index)
 
 

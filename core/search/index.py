@@ -26,7 +26,7 @@ import re
 import shutil
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -326,9 +326,7 @@ class HybridIndex:
         self._known: tuple[int, dict[str, str]] | None = None  # (table version, hashes) we wrote
         self._writes = 0
         self._suspect = False  # a query found the table corrupt: the next sync checks it
-        # (table version, every row's vector, every row's terms): what queries read, in
-        # memory; None: read the table again
-        self._seen: tuple[int, VectorSet, TextIndex] | None = None
+        self._seen: _Held | None = None  # what queries read; None: read the table again
         self._lock = threading.RLock()
 
     @property
@@ -569,50 +567,34 @@ class HybridIndex:
                 self._after_write(table, len(changed) + len(removed))
             self._hashes = wanted
             self._known = (table.version, dict(wanted))
-            if seen is not None and seen[0] != table.version:  # apply our writes to it
-                _, vector_set, text_index = seen
-                vector_set.update([], [], removed)
-                text_index.update([], [], removed)
+            if seen is not None and seen.version != table.version:  # apply our writes to it
+                seen.update([], [], [], removed)
                 for docs, vectors in written:
-                    names = [d.name for d in docs]
-                    vector_set.update(names, vectors)
-                    text_index.update(names, [d.text for d in docs])
-                self._seen = (table.version, vector_set, text_index)
+                    seen.update([d.name for d in docs], vectors, [d.text for d in docs])
+                seen.version = table.version
 
-    def _caught_up(
-        self, table: Any, version: int, have: dict[str, str]
-    ) -> tuple[int, VectorSet, TextIndex] | None:
+    def _caught_up(self, table: Any, version: int, have: dict[str, str]) -> _Held | None:
         """What is held in memory, brought to ``version`` (whose rows have the hashes ``have``),
         or None when the next search must read the table again. Another process's writes are
         applied by reading just the rows they changed (rebuilding BM25 for 100k rows costs
         ~1.5 s of CPU; a few rows, milliseconds); many changes are read in full."""
         seen, known = self._seen, self._known
-        if seen is None or seen[0] == version:
+        if seen is None or seen.version == version:
             return seen
         self._seen = None  # until it is caught up
-        if known is None or known[0] != seen[0]:  # not known what it holds
+        if known is None or known[0] != seen.version:  # not known what it holds
             return None
         old = known[1]
         stale = [name for name, digest in have.items() if old.get(name) != digest]
         gone = [name for name in old if name not in have]
         if len(stale) + len(gone) > max(CATCH_UP_ROWS, len(have) // 8):
             return None
-        _, vector_set, text_index = seen
-        vector_set.update([], [], gone)
-        text_index.update([], [], gone)
+        seen.update([], [], [], gone)
         for start in range(0, len(stale), 500):
-            rows = (
-                table.search()
-                .where(f"name IN ({_quoted(stale[start : start + 500])})")
-                .select(["name", "text", "vector"])
-                .limit(None)
-                .to_arrow()
-            )
-            names = rows["name"].to_pylist()
-            vector_set.update(names, _vector_column(rows, self.dim))
-            text_index.update(names, rows["text"].fill_null("").to_pylist())
-        self._seen = (version, vector_set, text_index)
-        return self._seen
+            seen.update(*self._read_rows(table, stale[start : start + 500]))
+        seen.version = version
+        self._seen = seen
+        return seen
 
     def _batch(self, docs: list[SearchDocument]) -> tuple[Any, Any]:
         """The documents' vectors and an Arrow table of them with the index's exact schema
@@ -725,47 +707,70 @@ class HybridIndex:
         BM25 list for the first only (the others get ``[]``)."""
         with self._lock:
             try:
-                _, vector_set, text_index = self._in_memory(self._open())
+                held = self._in_memory(self._open())
                 by_vector: list[list[tuple[str, float]]] = [[] for _ in texts]
                 if vector:
                     # The query and its clauses in one embedder call.
-                    by_vector = vector_set.nearest(self._embed(texts), depth)
+                    by_vector = held.vectors.nearest(self._embed(texts), depth)
                 # BM25 for the first text only (clauses use the whole query's list).
                 by_text: list[list[tuple[str, float]]] = [[] for _ in texts]
                 if full_text:
-                    by_text[0] = text_index.top(texts[0], depth)
+                    by_text[0] = held.text.top(texts[0], depth)
             except Exception as exc:  # named and re-raised; the index is never touched here
                 raise self._failure("searching it", exc) from exc
         return list(zip(by_vector, by_text, strict=True))
 
-    def _read_rows(self, table: Any) -> Any:
-        """Every row's name, text and vector (an Arrow table)."""
-        return table.search().select(["name", "text", "vector"]).limit(None).to_arrow()
+    def _read_rows(
+        self, table: Any, names: list[str] | None = None
+    ) -> tuple[list[str], Any, list[str]]:
+        """``(names, vectors, texts)`` of every row, or of the rows named."""
+        query = table.search()
+        if names is not None:
+            query = query.where(f"name IN ({_quoted(names)})")
+        rows = query.select(["name", "text", "vector"]).limit(None).to_arrow()
+        return (
+            rows["name"].to_pylist(),
+            _vector_column(rows, self.dim),
+            rows["text"].fill_null("").to_pylist(),
+        )
 
-    def _in_memory(self, table: Any) -> tuple[int, VectorSet, TextIndex]:
+    def _in_memory(self, table: Any) -> _Held:
         """Every row's vector and terms, held in memory for exact search (:mod:`.vectors`,
         :mod:`.text`); read again when the table's version is not the one they were read or
         patched at."""
         version = table.version
-        if self._seen is None or self._seen[0] != version:
-            data = self._read_rows(table)
+        if self._seen is None or self._seen.version != version:
+            names, vectors, texts = self._read_rows(table)
             # numpy and the stemmer: loaded with the first search
             from .text import TextIndex
             from .vectors import VectorSet
 
-            names = data["name"].to_pylist()
-            self._seen = (
-                version,
-                VectorSet(names, _vector_column(data, self.dim), self.dim),
-                TextIndex(names, data["text"].fill_null("").to_pylist()),
+            self._seen = _Held(
+                version, VectorSet(names, vectors, self.dim), TextIndex(names, texts)
             )
-            del data
+            del names, vectors, texts
             # Reading and splitting 100k texts leaves ~160 MB of freed buffers in pyarrow's
             # pool; give them back rather than hold them for the life of the process.
             import pyarrow as pa
 
             pa.default_memory_pool().release_unused()
         return self._seen
+
+
+@dataclass
+class _Held:
+    """What queries read, in memory: every row's vector and terms as of one table version."""
+
+    version: int
+    vectors: VectorSet
+    text: TextIndex
+
+    def update(
+        self, names: list[str], vectors: Any, texts: list[str], removed: Sequence[str] = ()
+    ) -> None:
+        """Drop the ``removed`` rows, then set ``names`` (new or changed) in both."""
+        self.text.update(names, texts, removed)  # first: it checks the texts before any change
+        self.vectors.update(names, vectors, removed)
 
 
 def _quoted(names: list[str]) -> str:
